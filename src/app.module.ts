@@ -1,0 +1,40 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { AuthModule } from './auth/auth.module.js';
+import { ConfigModule } from './config/config.module.js';
+import type { GatewayConfig, RuntimeSettings } from './config/gateway-config.js';
+import { ProblemFilter } from './errors/problem.filter.js';
+import type { Logger } from './observability/logger.js';
+import type { GatewayMetrics } from './observability/metrics.js';
+import { ObservabilityModule } from './observability/observability.module.js';
+import { OperationsController } from './observability/operations.controller.js';
+import { ProxyModule } from './proxy/proxy.module.js';
+
+export interface AppModuleOptions {
+  readonly config: GatewayConfig;
+  readonly settings: RuntimeSettings;
+  readonly log: Logger;
+  readonly metrics: GatewayMetrics;
+  /** Dev mode's embedded issuer and echo upstream. */
+  readonly extraModules?: readonly DynamicModule[];
+}
+
+/** The modules in request order: config, observability, (dev issuer), auth, routing + proxy. */
+@Module({})
+export class AppModule {
+  static forRoot(options: AppModuleOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(options.config, options.settings),
+        ObservabilityModule.forRoot(options.log, options.metrics),
+        ...(options.extraModules ?? []),
+        AuthModule,
+        ProxyModule,
+      ],
+      // Declared here, before the proxy's catch-all, so these paths are never proxied.
+      controllers: [OperationsController],
+      providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
+    };
+  }
+}

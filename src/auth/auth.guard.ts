@@ -1,0 +1,68 @@
+import { Inject, Injectable, Optional, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AuthGuard } from '@nestjs/passport';
+import type { FastifyRequest } from 'fastify';
+import { GatewayError } from '../errors/gateway-error.js';
+import { GatewayMetrics } from '../observability/metrics.js';
+import { RouteAccessResolver, type RouteAccess } from '../routing/route-access.js';
+import { ACCESS_FROM_ROUTE_TABLE, IS_PUBLIC, REQUIRED_SCOPES } from './decorators.js';
+import type { Principal } from './principal.js';
+import { missingScopes } from './scopes.js';
+
+const AUTHENTICATED: RouteAccess = { public: false, scopes: [] };
+
+/**
+ * Global guard, deny by default: a handler without metadata needs a valid
+ * token; `@Public()` (or a `public: true` route) is the only way out.
+ */
+@Injectable()
+export class GatewayAuthGuard extends AuthGuard('jwt') {
+  constructor(
+    @Inject(Reflector) private readonly reflector: Reflector,
+    @Inject(GatewayMetrics) private readonly metrics: GatewayMetrics,
+    @Optional() @Inject(RouteAccessResolver) private readonly routes?: RouteAccessResolver,
+  ) {
+    super();
+  }
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const access = this.accessFor(context, request);
+    // A public route does not read Authorization at all (CONTRACT).
+    if (access.public) return true;
+
+    await super.canActivate(context);
+    const principal = (request as unknown as { user: Principal }).user;
+    request.gateway.principal = principal;
+    if (missingScopes(access.scopes, principal.scopes).length > 0) {
+      this.metrics.authFailures.inc({ reason: 'insufficient_scope' });
+      throw new GatewayError('insufficient_scope', `This route needs the scopes: ${access.scopes.join(' ')}`, {
+        scopes: access.scopes,
+        reason: 'insufficient_scope',
+      });
+    }
+    return true;
+  }
+
+  // @nestjs/passport would throw a bare 401 and drop passport's `info`: keep the reason.
+  override handleRequest<TUser = Principal>(err: unknown, user: unknown, info: unknown): TUser {
+    if (user) return user as TUser;
+    const failure = err ?? info;
+    if (failure instanceof GatewayError) {
+      this.metrics.authFailures.inc({ reason: failure.extras.reason ?? failure.code });
+      throw failure;
+    }
+    throw new GatewayError('internal', 'Authentication failed unexpectedly', {}, { cause: failure });
+  }
+
+  private accessFor(context: ExecutionContext, request: FastifyRequest): RouteAccess {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return { public: true, scopes: [] };
+    if (this.reflector.getAllAndOverride<boolean>(ACCESS_FROM_ROUTE_TABLE, targets)) {
+      if (!this.routes) throw new GatewayError('internal', 'No route table is configured for this handler');
+      return this.routes.resolve(request).route;
+    }
+    const scopes = this.reflector.getAllAndOverride<string[]>(REQUIRED_SCOPES, targets);
+    return scopes ? { public: false, scopes } : AUTHENTICATED;
+  }
+}

@@ -1,0 +1,64 @@
+import { request } from 'undici';
+
+export interface FetchJsonOptions {
+  readonly timeoutMs: number;
+  readonly maxBytes: number;
+}
+
+/** Why a fetch of issuer metadata failed; never includes the response body. */
+export class FetchJsonError extends Error {
+  override readonly name = 'FetchJsonError';
+}
+
+/**
+ * GET a JSON document with a whole-request deadline and a size bound. Redirects
+ * are not followed (a key source must not move somewhere we did not configure).
+ */
+export async function fetchJson(url: string, options: FetchJsonOptions): Promise<unknown> {
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  let response;
+  try {
+    response = await request(url, {
+      method: 'GET',
+      headers: { accept: 'application/json' },
+      signal,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+  } catch (error) {
+    throw new FetchJsonError(`GET ${url} failed: ${describe(error)}`, { cause: error });
+  }
+  const { statusCode, body } = response;
+  if (statusCode !== 200) {
+    body.destroy();
+    throw new FetchJsonError(`GET ${url} answered HTTP ${statusCode}`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      size += (chunk as Buffer).length;
+      if (size > options.maxBytes) {
+        body.destroy();
+        throw new FetchJsonError(`GET ${url}: response larger than ${options.maxBytes} bytes`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } catch (error) {
+    if (error instanceof FetchJsonError) throw error;
+    throw new FetchJsonError(`GET ${url}: reading the response failed: ${describe(error)}`, { cause: error });
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new FetchJsonError(`GET ${url}: response is not JSON`);
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' ? code : error.name;
+  }
+  return 'unknown error';
+}

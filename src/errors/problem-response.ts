@@ -1,0 +1,35 @@
+import type { FastifyReply } from 'fastify';
+import { bearerChallenge } from './bearer-challenge.js';
+import type { GatewayError } from './gateway-error.js';
+import { PROBLEMS, problemType } from './problem-catalog.js';
+
+/** The RFC 9457 body and the headers a GatewayError's catalog entry asks for. */
+export function sendProblem(reply: FastifyReply, error: GatewayError, requestId: string): void {
+  const { status, title } = PROBLEMS[error.code];
+  const { extras } = error;
+  reply.code(status);
+  reply.header('content-type', 'application/problem+json');
+  reply.header('cache-control', 'no-store');
+  reply.header('x-request-id', requestId);
+  const challenge = wwwAuthenticate(error);
+  if (challenge) reply.header('www-authenticate', challenge);
+  if (extras.retryAfterSeconds !== undefined) reply.header('retry-after', String(extras.retryAfterSeconds));
+  if (extras.allow !== undefined) reply.header('allow', extras.allow);
+  // A Buffer, so Fastify sends the media type as set (it appends a charset to strings).
+  reply.send(Buffer.from(JSON.stringify({ type: problemType(error.code), title, status, detail: error.detail, requestId })));
+}
+
+function wwwAuthenticate(error: GatewayError): string | undefined {
+  switch (error.code) {
+    case 'missing_token':
+      return bearerChallenge({ kind: 'no_credentials' });
+    case 'invalid_token':
+      return bearerChallenge({ kind: 'invalid_token', description: error.extras.errorDescription ?? error.detail });
+    case 'invalid_request':
+      return bearerChallenge({ kind: 'invalid_request', description: error.extras.errorDescription ?? error.detail });
+    case 'insufficient_scope':
+      return bearerChallenge({ kind: 'insufficient_scope', scopes: error.extras.scopes ?? [] });
+    default:
+      return undefined;
+  }
+}

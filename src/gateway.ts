@@ -1,0 +1,97 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AppModule } from './app.module.js';
+import type { GatewayConfig, RuntimeSettings } from './config/gateway-config.js';
+import { GatewayError } from './errors/gateway-error.js';
+import { sendProblem } from './errors/problem-response.js';
+import { NestPinoLogger } from './observability/nest-logger.js';
+import type { Logger } from './observability/logger.js';
+import { GatewayMetrics } from './observability/metrics.js';
+import { Readiness } from './observability/readiness.js';
+import { TrustedProxies } from './request/client-address.js';
+import { requestIdFrom } from './request/request-id.js';
+import { registerRequestHooks } from './request/request-hooks.js';
+import type { DynamicModule } from '@nestjs/common';
+
+export interface GatewayOptions {
+  readonly config: GatewayConfig;
+  readonly settings: RuntimeSettings;
+  readonly log: Logger;
+  readonly metrics?: GatewayMetrics;
+  readonly extraModules?: readonly DynamicModule[];
+}
+
+export interface RunningGateway {
+  readonly app: NestFastifyApplication;
+  /** `http://host:port` the gateway listens on. */
+  readonly url: string;
+  readonly port: number;
+  /** Readiness turns 503, then the listener closes and in-flight requests get `drainMs`. */
+  shutdown(delayMs: number, drainMs: number): Promise<void>;
+}
+
+/** Node's limits on what a caller may send before any handler runs. */
+const SERVER_LIMITS = {
+  maxHeaderSize: 16 * 1024,
+  keepAliveTimeout: 72_000, // longer than common load-balancer idle timeouts (60 s)
+  requestTimeout: 120_000,
+} as const;
+
+/** Builds and starts the gateway: the one bootstrap main.ts, dev mode and the e2e tests share. */
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  const { config, settings, log } = options;
+  const metrics = options.metrics ?? new GatewayMetrics();
+  const trustedProxies = new TrustedProxies(config.trustProxy);
+  const adapter = new FastifyAdapter({
+    logger: false,
+    trustProxy: false, // client addresses follow CONTRACT's trustProxy rule, in TrustedProxies
+    requestIdHeader: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 1024 },
+    http: { maxHeaderSize: SERVER_LIMITS.maxHeaderSize },
+    keepAliveTimeout: SERVER_LIMITS.keepAliveTimeout,
+    requestTimeout: SERVER_LIMITS.requestTimeout,
+    // Errors Fastify raises before any Nest code runs (bad URL, bad content type) are problems too.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const requestId = request.gateway?.requestId ?? requestIdFrom(request.headers['x-request-id']);
+      sendProblem(reply, new GatewayError('bad_request', 'The request could not be parsed', { reason: error.code }), requestId);
+    },
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot({ config, settings, log, metrics, extraModules: options.extraModules }),
+    adapter,
+    { bodyParser: false, logger: new NestPinoLogger(log), abortOnError: false },
+  );
+
+  const fastify = app.getHttpAdapter().getInstance();
+  // Bodies stay unread streams so the proxy can forward them as they arrive.
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', (_request, _payload, done) => done(null));
+  registerRequestHooks(fastify, { trustedProxies, log, metrics });
+
+  await app.listen({ port: settings.port, host: settings.host });
+  const address = fastify.server.address();
+  const port = typeof address === 'object' && address ? address.port : settings.port;
+  const host = settings.host === '0.0.0.0' || settings.host === '::' ? '127.0.0.1' : settings.host;
+
+  const readiness = app.get(Readiness);
+  return {
+    app,
+    port,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    async shutdown(delayMs: number, drainMs: number) {
+      readiness.draining = true;
+      if (delayMs > 0) await sleep(delayMs);
+      const forced = setTimeout(() => fastify.server.closeAllConnections(), drainMs);
+      forced.unref();
+      await app.close();
+      clearTimeout(forced);
+    },
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,56 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric the gateway exports. Label values come from closed sets (route
+ * ids from config, auth failure reasons, outcomes): never from request data.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+
+  readonly requests = new Counter({
+    name: 'gateway_requests_total',
+    help: 'Requests answered, by route id and status class',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly requestDuration = new Histogram({
+    name: 'gateway_request_duration_seconds',
+    help: 'Time from request to response headers, by route id',
+    labelNames: ['route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly authFailures = new Counter({
+    name: 'gateway_auth_failures_total',
+    help: 'Refused credentials, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly jwksFetches = new Counter({
+    name: 'gateway_jwks_fetches_total',
+    help: 'JWKS fetches per issuer, by trigger and outcome',
+    labelNames: ['issuer', 'trigger', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamErrors = new Counter({
+    name: 'gateway_upstream_errors_total',
+    help: 'Upstream failures answered by the gateway, by route id and kind',
+    labelNames: ['route', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly issuerKeysLoaded = new Gauge({
+    name: 'gateway_issuer_keys_loaded',
+    help: '1 when the issuer keys are loaded, else 0',
+    labelNames: ['issuer'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,38 @@
+import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { Public } from '../auth/decorators.js';
+import { IssuerRegistry } from '../auth/issuer-registry.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import { GatewayMetrics } from './metrics.js';
+import { Readiness } from './readiness.js';
+
+/** Served by the gateway itself: never proxied, never throttled, no token. */
+@Controller()
+@Public()
+export class OperationsController {
+  constructor(
+    @Inject(IssuerRegistry) private readonly issuers: IssuerRegistry,
+    @Inject(Readiness) private readonly readiness: Readiness,
+    @Inject(GatewayMetrics) private readonly metrics: GatewayMetrics,
+  ) {}
+
+  @Get('healthz')
+  @Header('cache-control', 'no-store')
+  healthz(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  @Get('readyz')
+  @Header('cache-control', 'no-store')
+  readyz(): { status: 'ready' } {
+    if (this.readiness.draining) throw new GatewayError('not_ready', 'The gateway is shutting down', { retryAfterSeconds: 5 });
+    if (!this.issuers.ready) throw new GatewayError('not_ready', 'Issuer keys are not loaded yet', { retryAfterSeconds: 1 });
+    return { status: 'ready' };
+  }
+
+  @Get('metrics')
+  async metricsText(@Res() reply: FastifyReply): Promise<void> {
+    reply.header('content-type', this.metrics.registry.contentType).header('cache-control', 'no-store');
+    reply.send(await this.metrics.registry.metrics());
+  }
+}

@@ -1,0 +1,20 @@
+import { Global, Module } from '@nestjs/common';
+import { RouteAccessResolver } from '../routing/route-access.js';
+import { RouteResolver } from '../routing/route-resolver.js';
+import { ProxyController } from './proxy.controller.js';
+import { ProxyService } from './proxy.service.js';
+import { UpstreamPools } from './upstream-pools.js';
+
+/** The route table and the forwarding controller. Global so the auth guard finds the route resolver. */
+@Global()
+@Module({
+  controllers: [ProxyController],
+  providers: [
+    RouteResolver,
+    { provide: RouteAccessResolver, useExisting: RouteResolver },
+    ProxyService,
+    UpstreamPools,
+  ],
+  exports: [RouteAccessResolver],
+})
+export class ProxyModule {}

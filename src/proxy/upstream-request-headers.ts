@@ -1,0 +1,69 @@
+import { copyEndToEndHeaders } from './hop-by-hop.js';
+
+/** What the gateway itself tells the upstream about one request (CONTRACT "What an upstream sees"). */
+export interface ForwardContext {
+  requestId: string;
+  /** From `TrustedProxies.forwardedFor`. */
+  forwardedFor: string;
+  forwardedProto: string;
+  /** The caller's `Host`. */
+  forwardedHost: string | undefined;
+  /** The upstream's `Authorization` (service token or the caller's); absent: none is sent. */
+  authorization?: string;
+  /** The verified caller; absent on public routes, so no `X-Auth-*` is sent. */
+  identity?: { subject?: string; clientId?: string; scopes: readonly string[] };
+}
+
+/** Headers the gateway sets itself, or must not pass on, whatever the caller sent. */
+const REPLACED = new Set([
+  'host', // the HTTP client sets the upstream's; the caller's goes in X-Forwarded-Host
+  'authorization',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'forwarded', // RFC 7239: would contradict the X-Forwarded-* the gateway sets
+  'x-request-id',
+  // Node's server has already answered `Expect: 100-continue` to the caller, and undici
+  // refuses to send an `expect` header at all (NotSupportedError), so it cannot be forwarded.
+  'expect',
+]);
+
+function notForwarded(lowerName: string): boolean {
+  // Identity headers come only from the verified token: a caller's own X-Auth-* is removed.
+  return REPLACED.has(lowerName) || lowerName.startsWith('x-auth-');
+}
+
+/**
+ * The headers the upstream gets: the caller's end-to-end headers (`content-length` included),
+ * less `Host`, `Authorization`, `Forwarded`, `X-Forwarded-*` (for/proto/host), `X-Request-Id`,
+ * `Expect` and any `X-Auth-*`; then the gateway's own `X-Request-Id`, `X-Forwarded-For`,
+ * `X-Forwarded-Proto`, `X-Forwarded-Host`, `Authorization` and, for a verified caller,
+ * `X-Auth-Subject`, `X-Auth-Client-Id` and `X-Auth-Scopes` (space-separated; omitted when there
+ * are no scopes). Incoming names must be lower-case, as Node gives them.
+ *
+ * @example
+ * upstreamRequestHeaders(req.headers, {
+ *   requestId: 'r-1', forwardedFor: '198.51.100.7', forwardedProto: 'https', forwardedHost: 'api.example.com',
+ *   authorization: 'Bearer <service token>',
+ *   identity: { subject: 'svc-a', clientId: 'svc-a', scopes: ['orders:read'] },
+ * });
+ */
+export function upstreamRequestHeaders(
+  incoming: Record<string, string | string[] | undefined>,
+  ctx: ForwardContext,
+): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  copyEndToEndHeaders(incoming, headers, notForwarded);
+  headers['x-request-id'] = ctx.requestId;
+  headers['x-forwarded-for'] = ctx.forwardedFor;
+  headers['x-forwarded-proto'] = ctx.forwardedProto;
+  if (ctx.forwardedHost !== undefined) headers['x-forwarded-host'] = ctx.forwardedHost;
+  if (ctx.authorization !== undefined) headers['authorization'] = ctx.authorization;
+  const identity = ctx.identity;
+  if (identity !== undefined) {
+    if (identity.subject !== undefined) headers['x-auth-subject'] = identity.subject;
+    if (identity.clientId !== undefined) headers['x-auth-client-id'] = identity.clientId;
+    if (identity.scopes.length > 0) headers['x-auth-scopes'] = identity.scopes.join(' ');
+  }
+  return headers;
+}

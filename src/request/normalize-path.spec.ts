@@ -1,0 +1,78 @@
+import { normalizePath } from './normalize-path.js';
+
+describe('normalizePath', () => {
+  const accepted = [
+    { name: 'root', url: '/', raw: [], match: [], query: '' },
+    { name: 'root with query', url: '/?a=1', raw: [], match: [], query: '?a=1' },
+    { name: 'plain path', url: '/api/orders/1', raw: ['api', 'orders', '1'], match: ['api', 'orders', '1'], query: '' },
+    { name: 'query from the first ?', url: '/api/orders?x=1?y=/..', raw: ['api', 'orders'], match: ['api', 'orders'], query: '?x=1?y=/..' },
+    { name: 'empty query kept', url: '/a?', raw: ['a'], match: ['a'], query: '?' },
+    { name: 'trailing slash kept raw, dropped for matching', url: '/a/', raw: ['a', ''], match: ['a'], query: '' },
+    { name: 'dots inside a segment are ordinary', url: '/files/report.v1.2.pdf/...', raw: ['files', 'report.v1.2.pdf', '...'], match: ['files', 'report.v1.2.pdf', '...'], query: '' },
+    { name: 'case variant /API/ADMIN matches admin route', url: '/API/ADMIN', raw: ['API', 'ADMIN'], match: ['api', 'admin'], query: '' },
+    { name: ';jsessionid matrix param still matches', url: '/api/admin;jsessionid=ABC/users', raw: ['api', 'admin;jsessionid=ABC', 'users'], match: ['api', 'admin', 'users'], query: '' },
+    { name: 'matrix param on the last segment', url: '/api/admin;x=1', raw: ['api', 'admin;x=1'], match: ['api', 'admin'], query: '' },
+    { name: 'encoded semicolon also cuts for matching', url: '/api/admin%3bx', raw: ['api', 'admin%3bx'], match: ['api', 'admin'], query: '' },
+    { name: 'percent-encoded letters decode for matching', url: '/api/%61dmin', raw: ['api', '%61dmin'], match: ['api', 'admin'], query: '' },
+    { name: 'encoded upper case folds', url: '/api/%41DMIN', raw: ['api', '%41DMIN'], match: ['api', 'admin'], query: '' },
+    { name: 'double-encoded %252e stays literal (decoded once → "%2e", a normal segment)', url: '/api/%252e%252e/admin', raw: ['api', '%252e%252e', 'admin'], match: ['api', '%2e%2e', 'admin'], query: '' },
+    { name: 'UTF-8 segment', url: '/caf%C3%A9', raw: ['caf%C3%A9'], match: ['café'], query: '' },
+    { name: 'dotless ı folds like Java equalsIgnoreCase (adm%C4%B1n → admin)', url: '/api/adm%C4%B1n', raw: ['api', 'adm%C4%B1n'], match: ['api', 'admin'], query: '' },
+    { name: 'dotted İ folds to i', url: '/api/adm%C4%B0N', raw: ['api', 'adm%C4%B0N'], match: ['api', 'admin'], query: '' },
+    { name: 'long ſ folds to s', url: '/api/%C5%BFecret', raw: ['api', '%C5%BFecret'], match: ['api', 'secret'], query: '' },
+    { name: 'Kelvin sign folds to k', url: '/api/%E2%84%AAeys', raw: ['api', '%E2%84%AAeys'], match: ['api', 'keys'], query: '' },
+    { name: 'encoded ? and # are data', url: '/a%3Fb%23c', raw: ['a%3Fb%23c'], match: ['a?b#c'], query: '' },
+  ];
+
+  it.each(accepted)('$name', ({ url, raw, match, query }) => {
+    expect(normalizePath(url)).toEqual({ ok: true, rawSegments: raw, matchSegments: match, query });
+  });
+
+  const refused = [
+    { name: '%2e%2e/ traversal', url: '/api/public/%2e%2e/admin', reason: 'dot segment in path' },
+    { name: 'mixed-case %2E. traversal', url: '/api/public/%2E./admin', reason: 'dot segment in path' },
+    { name: 'raw ../ traversal', url: '/api/public/../admin', reason: 'dot segment in path' },
+    { name: 'raw ./ segment', url: '/api/./admin', reason: 'dot segment in path' },
+    { name: 'trailing .. segment', url: '/api/..', reason: 'dot segment in path' },
+    { name: '..;/ tomcat traversal', url: '/api/public/..;/admin', reason: 'dot segment in path' },
+    { name: '.;x dot segment with parameters', url: '/api/.;x/admin', reason: 'dot segment in path' },
+    { name: '%2e%2e%3b encoded tomcat traversal', url: '/api/public/%2e%2e%3b/admin', reason: 'dot segment in path' },
+    { name: '%2f encoded slash', url: '/api/public%2f..%2fadmin', reason: 'encoded slash in path' },
+    { name: '%2F upper-case encoded slash', url: '/api/a%2Fb', reason: 'encoded slash in path' },
+    { name: '%5c encoded backslash', url: '/api/public%5c..%5cadmin', reason: 'encoded backslash in path' },
+    { name: 'raw backslash', url: '/api/public\\..\\admin', reason: 'backslash in path' },
+    { name: '//admin collapse', url: '//admin', reason: 'empty segment in path' },
+    { name: '/api//admin collapse', url: '/api//admin', reason: 'empty segment in path' },
+    { name: 'trailing // collapse', url: '/api//', reason: 'empty segment in path' },
+    { name: 'matrix-only segment collapses like //', url: '/api/;x/admin', reason: 'empty segment in path' },
+    { name: 'encoded NUL', url: '/api/admin%00.json', reason: 'control character in path' },
+    { name: 'encoded newline', url: '/api/a%0Ab', reason: 'control character in path' },
+    { name: 'raw tab', url: '/api/a\tb', reason: 'control character in path' },
+    { name: 'raw DEL', url: '/api/a\u007fb', reason: 'control character in path' },
+    { name: 'bad %xx', url: '/api/%zz', reason: 'invalid percent-encoding in path' },
+    { name: 'truncated %', url: '/api/abc%', reason: 'invalid percent-encoding in path' },
+    { name: 'invalid UTF-8', url: '/api/%C3%28', reason: 'invalid percent-encoding in path' },
+    { name: 'overlong UTF-8 dot', url: '/api/%C0%AE%C0%AE/admin', reason: 'invalid percent-encoding in path' },
+    { name: 'fragment', url: '/api/admin#x', reason: 'fragment in request target' },
+    { name: 'absolute-form', url: 'http://evil/api', reason: 'request target is not an absolute path' },
+    { name: 'asterisk-form', url: '*', reason: 'request target is not an absolute path' },
+    { name: 'empty', url: '', reason: 'request target is not an absolute path' },
+  ];
+
+  it.each(refused)('$name → $reason', ({ url, reason }) => {
+    expect(normalizePath(url)).toEqual({ ok: false, reason });
+  });
+
+  it('never echoes the path in a reason', () => {
+    const secret = 'S3CRET-token-in-path';
+    for (const url of [`/${secret}/%2e%2e`, `/${secret}%2f`, `/${secret}//x`, `/${secret}\\`, `/${secret}%zz`]) {
+      const result = normalizePath(url);
+      expect(result.ok).toBe(false);
+      expect(JSON.stringify(result)).not.toContain(secret);
+    }
+  });
+
+  it('does not treat the query as path', () => {
+    expect(normalizePath('/a?b=%2f..//\\')).toEqual({ ok: true, rawSegments: ['a'], matchSegments: ['a'], query: '?b=%2f..//\\' });
+  });
+});

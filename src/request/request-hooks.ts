@@ -1,0 +1,71 @@
+import type { FastifyInstance } from 'fastify';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../observability/logger.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import type { TrustedProxies } from './client-address.js';
+import { requestIdFrom } from './request-id.js';
+import './request-context.js';
+
+/** Labels for requests that matched no configured route (operating endpoints, 404s). */
+const NO_ROUTE = '-';
+
+/**
+ * The first and last thing every request passes: its id and client address,
+ * then one access-log line and the request metrics. Never logs headers or the
+ * query string (either may carry credentials).
+ */
+export function registerRequestHooks(
+  fastify: FastifyInstance,
+  deps: { trustedProxies: TrustedProxies; log: Logger; metrics: GatewayMetrics },
+): void {
+  const { trustedProxies, log, metrics } = deps;
+  fastify.decorateRequest('gateway', null as never);
+
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const requestId = requestIdFrom(request.headers['x-request-id']);
+    request.gateway = {
+      requestId,
+      clientAddress: trustedProxies.clientAddress(request.raw.socket.remoteAddress ?? '', request.headers['x-forwarded-for']),
+      startedAt: performance.now(),
+    };
+    reply.header('x-request-id', requestId);
+    done();
+  });
+
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const context = request.gateway;
+    if (context) {
+      const seconds = (performance.now() - context.startedAt) / 1000;
+      const route = context.route?.route.id ?? NO_ROUTE;
+      metrics.requests.inc({ route, status: statusClass(reply.statusCode) });
+      metrics.requestDuration.observe({ route }, seconds);
+      if (log.isLevelEnabled('info')) {
+        log.info(
+          {
+            requestId: context.requestId,
+            method: request.raw.method,
+            path: pathOnly(request.raw.url),
+            route,
+            status: reply.statusCode,
+            durationMs: Math.round(seconds * 10_000) / 10,
+            client: context.clientAddress,
+            caller: context.principal?.clientId ?? context.principal?.subject,
+          },
+          'request',
+        );
+      }
+    }
+    done();
+  });
+}
+
+function statusClass(status: number): string {
+  return `${Math.floor(status / 100)}xx`;
+}
+
+function pathOnly(url: string | undefined): string {
+  if (!url) return '';
+  const query = url.indexOf('?');
+  const path = query < 0 ? url : url.slice(0, query);
+  return path.length > 512 ? `${path.slice(0, 512)}…` : path;
+}

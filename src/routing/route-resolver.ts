@@ -1,0 +1,39 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { GatewayConfig } from '../config/gateway-config.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import { normalizePath } from '../request/normalize-path.js';
+import type { RouteAccessResolver, RouteMatchResult } from './route-access.js';
+import { RouteTable } from './route-table.js';
+
+/**
+ * Path normalisation then longest-prefix match, once per request: the answer
+ * is kept on the request so every guard sees the same route.
+ */
+@Injectable()
+export class RouteResolver implements RouteAccessResolver {
+  private readonly table: RouteTable;
+
+  constructor(@Inject(GatewayConfig) config: GatewayConfig) {
+    this.table = new RouteTable(config.routes);
+  }
+
+  resolve(request: FastifyRequest): RouteMatchResult {
+    const known = request.gateway.route;
+    if (known) return known;
+    const path = normalizePath(request.raw.url ?? '/');
+    if (!path.ok) throw new GatewayError('bad_path', `The request path is refused: ${path.reason}`, { reason: 'bad_path' });
+    const match = this.table.match(request.raw.method ?? 'GET', path.matchSegments);
+    switch (match.kind) {
+      case 'not_found':
+        throw new GatewayError('route_not_found', 'No route matches this path');
+      case 'method_not_allowed':
+        throw new GatewayError('method_not_allowed', 'The route does not allow this method', { allow: match.allow });
+      case 'matched': {
+        const result: RouteMatchResult = { route: match.route, rawSegments: path.rawSegments, query: path.query };
+        request.gateway.route = result;
+        return result;
+      }
+    }
+  }
+}

@@ -1,0 +1,104 @@
+import type { RouteConfig } from '../config/gateway-config.js';
+import { normalizePath } from '../request/normalize-path.js';
+
+/** The outcome of routing one request. */
+export type RouteMatch =
+  | { kind: 'matched'; route: RouteConfig; prefixSegments: number }
+  | { kind: 'not_found' }
+  | { kind: 'method_not_allowed'; allow: string };
+
+type Matched = Extract<RouteMatch, { kind: 'matched' }>;
+
+/** The routes whose `pathPrefix` ends at one trie node. */
+interface Endpoint {
+  /** method → the first route (config order) that allows it. */
+  readonly byMethod: Map<string, Matched>;
+  /** The first route without `methods`, if any: it takes every method not claimed before it. */
+  anyMethod: Matched | undefined;
+  readonly allowed: string[];
+  notAllowed: Extract<RouteMatch, { kind: 'method_not_allowed' }>;
+}
+
+interface TrieNode {
+  readonly children: Map<string, TrieNode>;
+  endpoint: Endpoint | undefined;
+}
+
+const NOT_FOUND: RouteMatch = Object.freeze({ kind: 'not_found' });
+
+/**
+ * Longest-prefix routing by whole segments, case-insensitive (CONTRACT "What a caller sees":
+ * a prefix that matches but lacks the method is 405, never a fall-back to a shorter prefix).
+ * Prefixes are split and case-folded once, here, exactly as request paths are
+ * (`normalizePath`); a match walks a trie with one Map lookup per segment and allocates nothing
+ * (results are built once per route).
+ *
+ * Several routes may share a prefix: each method goes to the first of them, in config order,
+ * that allows it; a route without `methods` takes every method not claimed before it.
+ *
+ * @example
+ * const table = new RouteTable(config.routes);
+ * const path = normalizePath('/API/orders/7');
+ * if (path.ok) table.match('GET', path.matchSegments);
+ * // { kind: 'matched', route: <orders>, prefixSegments: 2 }
+ */
+export class RouteTable {
+  readonly routes: readonly RouteConfig[];
+  readonly #root: TrieNode = { children: new Map(), endpoint: undefined };
+
+  constructor(routes: readonly RouteConfig[]) {
+    this.routes = routes;
+    for (const route of routes) this.#add(route);
+  }
+
+  /** `matchSegments` as `normalizePath` returns them (decoded, case-folded, no trailing ''). */
+  match(method: string, matchSegments: readonly string[]): RouteMatch {
+    let node = this.#root;
+    let best = node.endpoint;
+    for (let i = 0; i < matchSegments.length; i++) {
+      const child = node.children.get(matchSegments[i]!);
+      if (child === undefined) break;
+      node = child;
+      if (node.endpoint !== undefined) best = node.endpoint;
+    }
+    if (best === undefined) return NOT_FOUND;
+    return best.byMethod.get(method) ?? best.anyMethod ?? best.notAllowed;
+  }
+
+  #add(route: RouteConfig): void {
+    const prefix = normalizePath(route.pathPrefix);
+    if (!prefix.ok) throw new Error(`route ${route.id}: pathPrefix is not usable (${prefix.reason})`);
+
+    let node = this.#root;
+    for (const segment of prefix.matchSegments) {
+      let child = node.children.get(segment);
+      if (child === undefined) {
+        child = { children: new Map(), endpoint: undefined };
+        node.children.set(segment, child);
+      }
+      node = child;
+    }
+    const endpoint: Endpoint = (node.endpoint ??= {
+      byMethod: new Map(),
+      anyMethod: undefined,
+      allowed: [] as string[],
+      notAllowed: { kind: 'method_not_allowed', allow: '' },
+    });
+    if (endpoint.anyMethod !== undefined) return; // shadowed: an earlier route takes every method
+
+    const matched: Matched = Object.freeze({
+      kind: 'matched',
+      route,
+      prefixSegments: prefix.matchSegments.length,
+    });
+    if (route.methods === undefined) {
+      endpoint.anyMethod = matched;
+      return;
+    }
+    for (const method of route.methods) {
+      if (!endpoint.byMethod.has(method)) endpoint.byMethod.set(method, matched);
+      if (!endpoint.allowed.includes(method)) endpoint.allowed.push(method);
+    }
+    endpoint.notAllowed = Object.freeze({ kind: 'method_not_allowed', allow: endpoint.allowed.join(', ') });
+  }
+}
