@@ -1,10 +1,13 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
 import { AppModule } from './app.module.js';
 import type { GatewayConfig, RuntimeSettings } from './config/gateway-config.js';
 import { GatewayError } from './errors/gateway-error.js';
 import { sendProblem } from './errors/problem-response.js';
+import { problemType } from './errors/problem-catalog.js';
+import { randomUUID } from 'node:crypto';
 import { NestPinoLogger } from './observability/nest-logger.js';
 import type { Logger } from './observability/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
@@ -56,8 +59,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // Errors Fastify raises before any Nest code runs (bad URL, bad content type) are problems too.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const requestId = request.gateway?.requestId ?? requestIdFrom(request.headers['x-request-id']);
-      sendProblem(reply, new GatewayError('bad_request', 'The request could not be parsed', { reason: error.code }), requestId);
+      const problem =
+        error.code === 'FST_ERR_BAD_URL'
+          ? new GatewayError('bad_path', 'The request path is refused: invalid percent-encoding', { reason: 'bad_path' })
+          : new GatewayError('bad_request', 'The request could not be parsed', { reason: error.code });
+      sendProblem(reply, problem, requestId);
     },
+    // Requests Node's HTTP parser refuses never reach Fastify: answer them as problems too.
+    clientErrorHandler: answerUnparsableRequest,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot({ config, settings, log, metrics, extraModules: options.extraModules }),
@@ -69,14 +78,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   // Bodies stay unread streams so the proxy can forward them as they arrive.
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', (_request, _payload, done) => done(null));
-  registerRequestHooks(fastify, { trustedProxies, log, metrics });
+  const readiness = app.get(Readiness);
+  registerRequestHooks(fastify, { trustedProxies, log, metrics, isDraining: () => readiness.draining });
 
   await app.listen({ port: settings.port, host: settings.host });
   const address = fastify.server.address();
   const port = typeof address === 'object' && address ? address.port : settings.port;
   const host = settings.host === '0.0.0.0' || settings.host === '::' ? '127.0.0.1' : settings.host;
 
-  const readiness = app.get(Readiness);
   return {
     app,
     port,
@@ -90,6 +99,28 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       clearTimeout(forced);
     },
   };
+}
+
+/** Node's clientError: a raw problem+json answer (431 for oversized headers), then close. */
+function answerUnparsableRequest(error: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const title = status === 431 ? 'Request header fields too large' : 'Bad request';
+  const requestId = randomUUID();
+  const body = JSON.stringify({
+    type: problemType('bad_request'),
+    title,
+    status,
+    detail: 'The request could not be parsed as HTTP',
+    requestId,
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${title}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 function sleep(ms: number): Promise<void> {

@@ -12,7 +12,7 @@ import { GatewayMetrics } from '../observability/metrics.js';
 import { limitBody } from './body-limit.js';
 import { copyEndToEndHeaders } from './hop-by-hop.js';
 import { upstreamAuthorization } from './upstream-authorization.js';
-import { upstreamFailure } from './upstream-error.js';
+import { UpstreamHeadersTimeout, upstreamFailure } from './upstream-error.js';
 import { UpstreamPools } from './upstream-pools.js';
 import { upstreamRequestHeaders } from './upstream-request-headers.js';
 
@@ -56,12 +56,15 @@ export class ProxyService {
         : pipeline(raw, limitBody(route.maxBodyBytes), () => undefined)
       : undefined;
 
-    // The caller hung up: stop the upstream request too.
+    // One controller ends the upstream request when the caller hangs up or the
+    // header deadline passes. Our own timer: undici's headersTimeout runs on a
+    // coarse ~500 ms clock, too late for short route timeouts.
     const abort = new AbortController();
     const onClose = () => {
       if (!reply.raw.writableFinished) abort.abort();
     };
     reply.raw.once('close', onClose);
+    const deadline = setTimeout(() => abort.abort(new UpstreamHeadersTimeout()), route.timeoutMs);
 
     let response: Dispatcher.ResponseData;
     try {
@@ -70,15 +73,15 @@ export class ProxyService {
         path: upstreamPath(route, match.rawSegments, match.query),
         headers,
         body: body ?? null,
-        headersTimeout: route.timeoutMs,
-        bodyTimeout: route.timeoutMs,
         signal: abort.signal,
       });
     } catch (error) {
       reply.raw.off('close', onClose);
-      const failure = upstreamFailure(error, route.id);
+      const failure = upstreamFailure(abort.signal.reason ?? error, route.id);
       this.metrics.upstreamErrors.inc({ route: route.id, kind: failure.code });
       throw failure;
+    } finally {
+      clearTimeout(deadline);
     }
 
     const responseHeaders: Record<string, string | string[]> = {};

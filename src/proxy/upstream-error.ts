@@ -6,7 +6,13 @@ export class RequestBodyTooLarge extends Error {
   readonly code = 'GATEWAY_BODY_TOO_LARGE';
 }
 
+/** The route's timeoutMs passed before the upstream sent its response headers. */
+export class UpstreamHeadersTimeout extends Error {
+  readonly code = 'GATEWAY_UPSTREAM_TIMEOUT';
+}
+
 const CODE_FOR_ERROR: Readonly<Record<string, ProblemCode>> = {
+  GATEWAY_UPSTREAM_TIMEOUT: 'upstream_timeout',
   UND_ERR_HEADERS_TIMEOUT: 'upstream_timeout',
   UND_ERR_CONNECT_TIMEOUT: 'upstream_timeout',
   ECONNREFUSED: 'upstream_unreachable',

@@ -16,9 +16,9 @@ const NO_ROUTE = '-';
  */
 export function registerRequestHooks(
   fastify: FastifyInstance,
-  deps: { trustedProxies: TrustedProxies; log: Logger; metrics: GatewayMetrics },
+  deps: { trustedProxies: TrustedProxies; log: Logger; metrics: GatewayMetrics; isDraining: () => boolean },
 ): void {
-  const { trustedProxies, log, metrics } = deps;
+  const { trustedProxies, log, metrics, isDraining } = deps;
   fastify.decorateRequest('gateway', null as never);
 
   fastify.addHook('onRequest', (request, reply, done) => {
@@ -30,6 +30,12 @@ export function registerRequestHooks(
     };
     reply.header('x-request-id', requestId);
     done();
+  });
+
+  // While draining, each answer closes its connection, so the drain ends with the last request.
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (isDraining()) reply.header('connection', 'close');
+    done(null, payload);
   });
 
   fastify.addHook('onResponse', (request, reply, done) => {

@@ -6,6 +6,9 @@ import { normalizePath } from '../request/normalize-path.js';
 import type { RouteAccessResolver, RouteMatchResult } from './route-access.js';
 import { RouteTable } from './route-table.js';
 
+/** Config refuses route prefixes under these; matchSegments are lower-cased, `;params` cut. */
+const RESERVED_FIRST_SEGMENTS = new Set(['healthz', 'readyz', 'metrics', '.dev-issuer']);
+
 /**
  * Path normalisation then longest-prefix match, once per request: the answer
  * is kept on the request so every guard sees the same route.
@@ -23,6 +26,10 @@ export class RouteResolver implements RouteAccessResolver {
     if (known) return known;
     const path = normalizePath(request.raw.url ?? '/');
     if (!path.ok) throw new GatewayError('bad_path', `The request path is refused: ${path.reason}`, { reason: 'bad_path' });
+    // The gateway's own endpoints are never proxied, whatever case or suffix reaches here.
+    if (RESERVED_FIRST_SEGMENTS.has(path.matchSegments[0] ?? '')) {
+      throw new GatewayError('route_not_found', 'No route matches this path');
+    }
     const match = this.table.match(request.raw.method ?? 'GET', path.matchSegments);
     switch (match.kind) {
       case 'not_found':

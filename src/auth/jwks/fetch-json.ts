@@ -30,7 +30,8 @@ export async function fetchJson(url: string, options: FetchJsonOptions): Promise
   }
   const { statusCode, body } = response;
   if (statusCode !== 200) {
-    body.destroy();
+    // Drain (bounded) rather than destroy: a destroyed undici body emits an unhandled 'error'.
+    await body.dump({ limit: options.maxBytes }).catch(() => undefined);
     throw new FetchJsonError(`GET ${url} answered HTTP ${statusCode}`);
   }
   const chunks: Buffer[] = [];
@@ -38,8 +39,8 @@ export async function fetchJson(url: string, options: FetchJsonOptions): Promise
   try {
     for await (const chunk of body) {
       size += (chunk as Buffer).length;
+      // Leaving the loop early makes the async iterator destroy the body, with its error handled.
       if (size > options.maxBytes) {
-        body.destroy();
         throw new FetchJsonError(`GET ${url}: response larger than ${options.maxBytes} bytes`);
       }
       chunks.push(chunk as Buffer);
