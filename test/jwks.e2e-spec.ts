@@ -295,7 +295,7 @@ describe('JWKS unreachable after start (connection reset)', () => {
   // BUG: within the cooldown after a *failed* fetch, IssuerKeySet.refetchForUnknownKid returns
   // 'cooldown' (src/auth/jwks/issuer-key-set.ts, the `this.loaded && now - lastUnknownKidFetchAt`
   // check), so the caller is told its key is unknown (401) although the JWKS is known to be down.
-  it.failing('unknown kids one after another while the JWKS is still down → each 503 keys_unavailable, not 401', async () => {
+  it('unknown kids one after another while the JWKS is still down → each 503 keys_unavailable, not 401', async () => {
     await expectKeysUnavailable(await send(gw, await token(issuer, randomKid())));
     await expectKeysUnavailable(await send(gw, await token(issuer, randomKid())));
   });
@@ -349,7 +349,7 @@ describe('JWKS hangs: unknown kids arriving together', () => {
   // BUG: requests that join the in-flight fetch get `this.loaded ? 'cooldown' : …` when it fails
   // (src/auth/jwks/issuer-key-set.ts, first line of refetchForUnknownKid): the one that started the
   // fetch gets 503, the others 401 unknown_kid, for the same outage at the same moment.
-  it.failing('three unknown kids during one hanging fetch → all 503 keys_unavailable', async () => {
+  it('three unknown kids during one hanging fetch → all 503 keys_unavailable', async () => {
     const issuer = await resources.issuer();
     const gw = await resources.gateway([issuer], { auth: { jwksRefetchCooldownSeconds: 1 } });
     issuer.takeJwksDown('hang');

@@ -7,6 +7,7 @@ import { GatewayMetrics } from '../observability/metrics.js';
 import { RouteAccessResolver, type RouteAccess } from '../routing/route-access.js';
 import { ACCESS_FROM_ROUTE_TABLE, IS_PUBLIC, REQUIRED_SCOPES } from './decorators.js';
 import type { Principal } from './principal.js';
+import { STRATEGY_NAME } from './jwt.strategy.js';
 import { missingScopes } from './scopes.js';
 
 const AUTHENTICATED: RouteAccess = { public: false, scopes: [] };
@@ -16,13 +17,15 @@ const AUTHENTICATED: RouteAccess = { public: false, scopes: [] };
  * token; `@Public()` (or a `public: true` route) is the only way out.
  */
 @Injectable()
-export class GatewayAuthGuard extends AuthGuard('jwt') {
+export class GatewayAuthGuard extends AuthGuard() {
   constructor(
     @Inject(Reflector) private readonly reflector: Reflector,
     @Inject(GatewayMetrics) private readonly metrics: GatewayMetrics,
+    @Inject(STRATEGY_NAME) strategyName: string,
     @Optional() @Inject(RouteAccessResolver) private readonly routes?: RouteAccessResolver,
   ) {
-    super();
+    // This app instance's strategy (see JwtStrategy); no session, no user property games.
+    super({ defaultStrategy: strategyName, session: false });
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {

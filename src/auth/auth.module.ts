@@ -8,7 +8,7 @@ import { GatewayAuthGuard } from './auth.guard.js';
 import { IssuerRegistry } from './issuer-registry.js';
 import { fetchJson } from './jwks/fetch-json.js';
 import { DEFAULT_KEY_SET_OPTIONS, IssuerKeySet } from './jwks/issuer-key-set.js';
-import { JwtStrategy } from './jwt.strategy.js';
+import { JwtStrategy, nextStrategyName, STRATEGY_NAME } from './jwt.strategy.js';
 import { AccessTokenVerifier } from './verify-access-token.js';
 
 /** Bounds of every metadata/JWKS fetch. */
@@ -50,6 +50,7 @@ const VERIFIED_TOKEN_CACHE_ENTRIES = 10_000;
           nowSeconds: () => Math.floor(Date.now() / 1000),
         }),
     },
+    { provide: STRATEGY_NAME, useFactory: nextStrategyName },
     JwtStrategy,
     { provide: APP_GUARD, useClass: GatewayAuthGuard },
   ],

@@ -1,11 +1,19 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
+import passport from 'passport';
 import { Strategy } from 'passport-jwt';
 import { GatewayError } from '../errors/gateway-error.js';
 import { extractBearerToken } from './bearer-token.js';
 import type { Principal } from './principal.js';
 import { AccessTokenVerifier } from './verify-access-token.js';
+
+/** Injection token: the passport strategy name of this app instance. */
+export const STRATEGY_NAME = Symbol('JwtStrategyName');
+let instances = 0;
+export function nextStrategyName(): string {
+  return `gateway-jwt-${++instances}`;
+}
 
 /** passport hands strategies the framework's request; with Fastify the Node request is `.raw`. */
 function nodeRequest(req: FastifyRequest | FastifyRequest['raw']): FastifyRequest['raw'] {
@@ -23,13 +31,25 @@ function nodeRequest(req: FastifyRequest | FastifyRequest['raw']): FastifyReques
  * provider passport-jwt requires is never reached.
  */
 @Injectable()
-export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
-  constructor(@Inject(AccessTokenVerifier) private readonly verifier: AccessTokenVerifier) {
+export class JwtStrategy extends PassportStrategy(Strategy) implements OnModuleDestroy {
+  constructor(
+    @Inject(AccessTokenVerifier) private readonly verifier: AccessTokenVerifier,
+    @Inject(STRATEGY_NAME) private readonly strategyName: string,
+  ) {
     super({
       jwtFromRequest: (req: FastifyRequest) => extractBearerToken(nodeRequest(req)) ?? null,
       secretOrKeyProvider: (_req: unknown, _token: string, done: (err: Error) => void) =>
         done(new Error('JwtStrategy verifies with jose; the key provider is not used')),
     });
+    // passport's registry is process-wide: each app instance (the tests run
+    // several gateways in one process) registers under its own name, so one
+    // app's verifier never answers for another's.
+    passport.unuse('jwt');
+    passport.use(strategyName, this);
+  }
+
+  onModuleDestroy(): void {
+    passport.unuse(this.strategyName);
   }
 
   // passport calls this on a per-request copy that has success/fail/error.

@@ -50,6 +50,7 @@ export class IssuerKeySet {
   private retryDelayMs = 250;
   private stopped = false;
   private keyGeneration = 0;
+  private lastFetchFailed = false;
 
   constructor(
     readonly issuer: IssuerConfig,
@@ -111,10 +112,14 @@ export class IssuerKeySet {
   }
 
   private async refetchForUnknownKid(): Promise<'fetched' | 'cooldown' | 'unavailable'> {
-    if (this.inFlight) return (await this.inFlight) ? 'fetched' : this.loaded ? 'cooldown' : 'unavailable';
+    if (this.inFlight) return (await this.inFlight) ? 'fetched' : 'unavailable';
     const now = this.options.now();
-    // A flood of made-up kids must not become a flood of JWKS requests.
-    if (this.loaded && now - this.lastUnknownKidFetchAt < this.options.refetchCooldownMs) return 'cooldown';
+    // A flood of made-up kids must not become a flood of JWKS requests. While the
+    // last fetch failed, the honest answer for an unknown kid is "unavailable"
+    // (503): the key may well exist at an IdP we cannot reach.
+    if (this.loaded && now - this.lastUnknownKidFetchAt < this.options.refetchCooldownMs) {
+      return this.lastFetchFailed ? 'unavailable' : 'cooldown';
+    }
     this.lastUnknownKidFetchAt = now;
     return (await this.load('unknown_kid')) ? 'fetched' : 'unavailable';
   }
@@ -139,10 +144,12 @@ export class IssuerKeySet {
       this.loaded = true;
       this.metrics.issuerKeysLoaded.set({ issuer }, 1);
       this.retryDelayMs = 250;
+      this.lastFetchFailed = false;
       this.schedule(this.options.refreshIntervalMs);
       return true;
     } catch (error) {
       this.metrics.jwksFetches.inc({ issuer, trigger, outcome: 'error' });
+      this.lastFetchFailed = true;
       // Keys already loaded keep working (stale-if-error); retry sooner than the refresh.
       this.log.warn(
         { issuer, trigger, keptKeys: this.byKid.size + this.withoutKid.length, error: (error as Error).message },
