@@ -9,6 +9,7 @@ import { TrustedProxies } from '../request/client-address.js';
 import type { RouteMatchResult } from '../routing/route-access.js';
 import { upstreamPath } from '../routing/upstream-path.js';
 import { GatewayMetrics } from '../observability/metrics.js';
+import { Readiness } from '../observability/readiness.js';
 import { limitBody } from './body-limit.js';
 import { copyEndToEndHeaders } from './hop-by-hop.js';
 import { upstreamAuthorization } from './upstream-authorization.js';
@@ -25,6 +26,7 @@ export class ProxyService {
     @Inject(GatewayConfig) config: GatewayConfig,
     @Inject(UpstreamPools) private readonly pools: UpstreamPools,
     @Inject(GatewayMetrics) private readonly metrics: GatewayMetrics,
+    @Inject(Readiness) private readonly readiness: Readiness,
   ) {
     this.trustedProxies = new TrustedProxies(config.trustProxy);
   }
@@ -66,30 +68,44 @@ export class ProxyService {
     reply.raw.once('close', onClose);
     const deadline = setTimeout(() => abort.abort(new UpstreamHeadersTimeout()), route.timeoutMs);
 
-    let response: Dispatcher.ResponseData;
+    const requestId = request.gateway.requestId;
+    let answered = false;
     try {
-      response = await this.pools.get(originOf(route.upstream)).request({
-        method: method as Dispatcher.HttpMethod,
-        path: upstreamPath(route, match.rawSegments, match.query),
-        headers,
-        body: body ?? null,
-        signal: abort.signal,
-      });
+      // undici writes the upstream body straight into the caller's response
+      // (backpressure included): no intermediate stream per request.
+      await this.pools.get(originOf(route.upstream)).stream(
+        {
+          method: method as Dispatcher.HttpMethod,
+          path: upstreamPath(route, match.rawSegments, match.query),
+          headers,
+          body: body ?? null,
+          signal: abort.signal,
+        },
+        ({ statusCode, headers: upstreamHeaders }) => {
+          clearTimeout(deadline);
+          answered = true;
+          const responseHeaders: Record<string, string | string[]> = {};
+          copyEndToEndHeaders(upstreamHeaders, responseHeaders);
+          responseHeaders['x-request-id'] = requestId;
+          if (this.readiness.draining) responseHeaders.connection = 'close';
+          reply.hijack();
+          reply.raw.writeHead(statusCode, responseHeaders);
+          return reply.raw;
+        },
+      );
     } catch (error) {
-      reply.raw.off('close', onClose);
+      clearTimeout(deadline);
+      if (answered) {
+        // The answer had started: a cut connection is the only honest signal left.
+        reply.raw.destroy();
+        return;
+      }
       const failure = upstreamFailure(abort.signal.reason ?? error, route.id);
       this.metrics.upstreamErrors.inc({ route: route.id, kind: failure.code });
       throw failure;
     } finally {
-      clearTimeout(deadline);
+      reply.raw.off('close', onClose);
     }
-
-    const responseHeaders: Record<string, string | string[]> = {};
-    copyEndToEndHeaders(response.headers, responseHeaders);
-    responseHeaders['x-request-id'] = request.gateway.requestId;
-    reply.code(response.statusCode).headers(responseHeaders);
-    response.body.once('end', () => reply.raw.off('close', onClose));
-    return reply.send(response.body);
   }
 
   private forwardedProto(request: FastifyRequest): string {
