@@ -705,15 +705,29 @@ describe('requireTyp: true (RFC 9068)', () => {
     await expectInvalidToken(await send(ORDERS, forged, {}, typ), reason, forged);
   });
 
-  // BUG: src/auth/jwt.strategy.ts registers `PassportStrategy(Strategy, 'jwt')` on passport's
-  // process-wide singleton and AuthGuard('jwt') looks it up by name per request, so the gateway
-  // started first now verifies with the requireTyp gateway's verifier (its config and key sets).
+  // Regression: passport's strategy registry is process-wide; each gateway now registers its own
+  // strategy name, so the first gateway must not verify with the requireTyp gateway's verifier.
   it('control: typ JWT is still accepted by the first gateway, where typ is not required', async () => {
     await expectAccepted(await send(ORDERS, await goodToken({ header: { typ: 'JWT' } }), {}, gw));
   });
 });
 
 describe('no token text leaks', () => {
+  it.each([
+    ['403 insufficient_scope', BOTH, () => goodToken({ claims: { scope: 'orders:read' } })],
+    ['401 expired', ORDERS, () => goodToken({ expiresInSeconds: -3600 })],
+    ['400 two Authorization headers', ORDERS, null],
+  ] as const)('%s: neither the body nor any response header contains the token', async (_name, path, mint) => {
+    const token = mint ? await mint() : await goodToken();
+    const res = mint
+      ? await send(path, token)
+      : await rawRequest(gw.url, { path, headers: [['Authorization', `Bearer ${token}`], ['Authorization', `Bearer ${token}`]] });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    const headerText = [...res.headers.entries()].map(([name, value]) => `${name}: ${value}`).join('\n');
+    expectNoTokenIn(headerText, token);
+    expectNoTokenIn(await res.text(), token);
+  });
+
   it('no token sent in this file appears in any gateway log', async () => {
     // Its own sample first, so the check holds when this test runs alone (jest -t).
     const sample = [

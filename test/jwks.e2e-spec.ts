@@ -292,9 +292,8 @@ describe('JWKS unreachable after start (connection reset)', () => {
     expect(front.requests()).toBe(before + 1);
   });
 
-  // BUG: within the cooldown after a *failed* fetch, IssuerKeySet.refetchForUnknownKid returns
-  // 'cooldown' (src/auth/jwks/issuer-key-set.ts, the `this.loaded && now - lastUnknownKidFetchAt`
-  // check), so the caller is told its key is unknown (401) although the JWKS is known to be down.
+  // Regression: within the cooldown after a *failed* fetch an unknown kid was answered 401
+  // unknown_kid although the JWKS was known to be down.
   it('unknown kids one after another while the JWKS is still down → each 503 keys_unavailable, not 401', async () => {
     await expectKeysUnavailable(await send(gw, await token(issuer, randomKid())));
     await expectKeysUnavailable(await send(gw, await token(issuer, randomKid())));
@@ -346,9 +345,8 @@ describe('JWKS hangs after start (fetch time-out 5 s)', () => {
 describe('JWKS hangs: unknown kids arriving together', () => {
   const resources = blockResources({ perTest: true });
 
-  // BUG: requests that join the in-flight fetch get `this.loaded ? 'cooldown' : …` when it fails
-  // (src/auth/jwks/issuer-key-set.ts, first line of refetchForUnknownKid): the one that started the
-  // fetch gets 503, the others 401 unknown_kid, for the same outage at the same moment.
+  // Regression: requests joining an in-flight fetch that failed got 401 unknown_kid while the
+  // one that started it got 503, for the same outage at the same moment.
   it('three unknown kids during one hanging fetch → all 503 keys_unavailable', async () => {
     const issuer = await resources.issuer();
     const gw = await resources.gateway([issuer], { auth: { jwksRefetchCooldownSeconds: 1 } });

@@ -226,6 +226,39 @@ describe('readiness while the issuer JWKS is down at startup', () => {
   }, 25_000);
 });
 
+describe('readiness with two issuers, one of them down', () => {
+  let second: TestIssuer;
+  let mixed: TestGateway;
+
+  beforeAll(async () => {
+    second = await TestIssuer.start({ algorithms: ['RS256'] });
+  });
+  afterAll(() => second?.close());
+
+  beforeAll(async () => {
+    second.takeJwksDown('error');
+    mixed = await startTestGateway({
+      issuers: [issuer, second],
+      routes: [{ id: 'orders', pathPrefix: '/api/orders', upstream: up.url, scopes: ['orders:read'] }],
+      waitReady: false,
+    });
+  });
+  afterAll(() => mixed?.close());
+
+  it('/readyz stays 503 until every issuer has keys; the loaded issuer already verifies', async () => {
+    await waitUntil(() => second.requests.jwks >= 2, 5_000);
+    await expectProblem(await fetch(`${mixed.url}/readyz`), { status: 503, code: 'not_ready' });
+    const res = await fetch(`${mixed.url}/api/orders/1`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+
+    second.bringJwksUp();
+    await waitForReady(mixed.url, 10_000);
+    const fromSecond = await second.token({ claims: { scope: 'orders:read' } });
+    const res2 = await fetch(`${mixed.url}/api/orders/2`, { headers: { authorization: `Bearer ${fromSecond}` } });
+    expect(res2.status).toBe(200);
+  }, 20_000);
+});
+
 describe('graceful shutdown', () => {
   let draining: TestGateway;
   let closed = false;

@@ -2,7 +2,7 @@
 // tokens TestIssuer deliberately cannot mint (alg none, HS256), and requests
 // fetch() cannot send (repeated or differently-cased header lines).
 import { createHmac, randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
+import { asFetchResponse, rawRequest as rawHttpRequest } from './raw-http.js';
 
 /** base64url of a JSON value, or of a string taken verbatim. */
 export function b64url(value: Record<string, unknown> | unknown[] | string): string {
@@ -60,57 +60,9 @@ export interface RawRequest {
  * For what fetch() and node:http normalise away: two `Authorization` lines, `Authorization` plus
  * `authorization`.
  */
-export function rawRequest(baseUrl: string, request: RawRequest): Promise<Response> {
-  const { hostname, port, host } = new URL(baseUrl);
-  const lines = [
-    `${request.method ?? 'GET'} ${request.path} HTTP/1.1`,
-    `Host: ${host}`,
-    ...request.headers.map(([name, value]) => `${name}: ${value}`),
-    'Connection: close',
-    '',
-    '',
-  ];
-  return new Promise<Response>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const socket = connect({ host: hostname, port: Number(port) }, () => socket.write(lines.join('\r\n')));
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      try {
-        resolve(parseResponse(Buffer.concat(chunks)));
-      } catch (error) {
-        reject(error);
-      }
-    });
-  });
-}
-
-function parseResponse(raw: Buffer): Response {
-  const headEnd = raw.indexOf('\r\n\r\n');
-  if (headEnd < 0) throw new Error(`no HTTP response head in ${JSON.stringify(raw.toString('latin1').slice(0, 200))}`);
-  const [statusLine, ...headerLines] = raw.subarray(0, headEnd).toString('latin1').split('\r\n');
-  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine ?? '')?.[1]);
-  const headers = new Headers();
-  for (const line of headerLines) {
-    const colon = line.indexOf(':');
-    headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
-  }
-  let body = raw.subarray(headEnd + 4);
-  if (headers.get('transfer-encoding')?.toLowerCase() === 'chunked') body = dechunk(body);
-  headers.delete('transfer-encoding');
-  return new Response(status === 204 || status === 304 ? null : body, { status, headers });
-}
-
-function dechunk(body: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  let offset = 0;
-  for (;;) {
-    const lineEnd = body.indexOf('\r\n', offset);
-    const size = parseInt(body.subarray(offset, lineEnd).toString('latin1'), 16);
-    if (!(size > 0)) return Buffer.concat(parts);
-    parts.push(body.subarray(lineEnd + 2, lineEnd + 2 + size));
-    offset = lineEnd + 2 + size + 2;
-  }
+export async function rawRequest(baseUrl: string, request: RawRequest): Promise<Response> {
+  const headers = request.headers.map(([name, value]) => [name, value] as [string, string]);
+  return asFetchResponse(await rawHttpRequest(baseUrl, { method: request.method, target: request.path, headers }));
 }
 
 /** The gateway-log part of TestGateway that printLogOnFailure needs. */
