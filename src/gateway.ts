@@ -103,12 +103,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
 /** Node's clientError: a raw problem+json answer (431 for oversized headers), then close. */
 function answerUnparsableRequest(error: Error & { code?: string }, socket: Socket): void {
-  if (!socket.writable) {
+  // A response already under way on this connection (pipelining) must not get a second head inside it.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
     socket.destroy();
     return;
   }
-  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-  const title = status === 431 ? 'Request header fields too large' : 'Bad request';
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const title = status === 431 ? 'Request header fields too large' : status === 408 ? 'Request timeout' : 'Bad request';
   const requestId = randomUUID();
   const body = JSON.stringify({
     type: problemType('bad_request'),

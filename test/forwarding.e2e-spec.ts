@@ -491,6 +491,38 @@ describe('the headers an upstream gets', () => {
       expect(headers['x-auth-scopes']).toBeUndefined();
       expect(headers['x-auth-role']).toBeUndefined();
     });
+
+    it('underscore spellings (X_Auth_Subject, X_Forwarded_For) that CGI-style servers read as dashes are removed', async () => {
+      const res = await fetch(`${gw.url}/open/who`, {
+        headers: { x_auth_subject: 'root', X_Auth_Scopes: 'admin:all', x_forwarded_for: '10.9.9.9', x_request_id: 'spoof' },
+      });
+      expect(res.status).toBe(200);
+      const headers = up.requests[0]!.headers;
+      expect(headers.x_auth_subject).toBeUndefined();
+      expect(headers.x_auth_scopes).toBeUndefined();
+      expect(headers.x_forwarded_for).toBeUndefined();
+      expect(headers.x_request_id).toBeUndefined();
+      expect(headers['x-forwarded-for']).toBe('127.0.0.1');
+    });
+
+    it('method and path override headers are removed (the upstream routes on what the gateway checked)', async () => {
+      const res = await fetch(`${gw.url}/open/who`, {
+        headers: {
+          'x-http-method-override': 'DELETE',
+          'x-http-method': 'DELETE',
+          'x-method-override': 'DELETE',
+          'x-original-url': '/admin',
+          'x-rewrite-url': '/admin',
+          'x-custom': 'kept',
+        },
+      });
+      expect(res.status).toBe(200);
+      const headers = up.requests[0]!.headers;
+      for (const name of ['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-url', 'x-rewrite-url']) {
+        expect(headers[name]).toBeUndefined();
+      }
+      expect(headers['x-custom']).toBe('kept');
+    });
   });
 
   describe('hop-by-hop request headers', () => {

@@ -36,7 +36,8 @@ export class GatewayAuthGuard extends AuthGuard() {
 
     await super.canActivate(context);
     const principal = (request as unknown as { user: Principal }).user;
-    request.gateway.principal = principal;
+    // Outside the gateway (AuthModule in another Nest app) there is no request context: @Principal() reads request.user.
+    if (request.gateway) request.gateway.principal = principal;
     if (missingScopes(access.scopes, principal.scopes).length > 0) {
       this.metrics.authFailures.inc({ reason: 'insufficient_scope' });
       throw new GatewayError('insufficient_scope', `This route needs the scopes: ${access.scopes.join(' ')}`, {

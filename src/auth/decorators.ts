@@ -28,5 +28,6 @@ export const AccessFromRouteTable = () => SetMetadata(ACCESS_FROM_ROUTE_TABLE, t
  * @Get('me') me(@Principal() caller: Principal) { return { sub: caller.subject }; }
  */
 export const Principal = createParamDecorator((_data: unknown, ctx: ExecutionContext) => {
-  return ctx.switchToHttp().getRequest<FastifyRequest>().gateway?.principal;
+  const request = ctx.switchToHttp().getRequest<FastifyRequest & { user?: unknown }>();
+  return request.gateway?.principal ?? request.user;
 });

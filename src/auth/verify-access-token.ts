@@ -8,8 +8,11 @@ import type { Principal } from './principal.js';
 import { grantedScopes } from './scopes.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 
-/** Header values a caller may put in X-Auth-Subject / X-Auth-Client-Id: visible ASCII and spaces. */
-const HEADER_SAFE = /^[\x20-\x7E]{1,256}$/;
+/**
+ * Values X-Auth-Subject / X-Auth-Client-Id can carry unchanged: visible ASCII
+ * and inner spaces (HTTP trims outer whitespace, so " admin" would arrive as "admin").
+ */
+const HEADER_SAFE = /^[\x21-\x7E](?:[\x20-\x7E]{0,254}[\x21-\x7E])?$/;
 const AT_JWT = new Set(['at+jwt', 'application/at+jwt']);
 
 export interface VerifierOptions {
@@ -55,10 +58,9 @@ export class AccessTokenVerifier {
     if (this.auth.requireTyp && (typeof header.typ !== 'string' || !AT_JWT.has(header.typ.toLowerCase()))) throw authFailure('typ');
     if (header.kid !== undefined && typeof header.kid !== 'string') throw authFailure('malformed');
 
-    const key = await keys.keyFor(header.kid, alg as JwsAlgorithm);
-    const generation = keys.generation;
+    const { key, generation } = await keys.keyFor(header.kid, alg as JwsAlgorithm);
     try {
-      await jwtVerify(token, key.key, {
+      await jwtVerify(token, key, {
         algorithms: [alg],
         issuer: issuer.issuer,
         audience: issuer.audience as string[],

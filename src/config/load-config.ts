@@ -87,7 +87,8 @@ export function loadConfig(source: ConfigSource): LoadedConfig {
   let issues: ConfigIssue[];
   if (configured === undefined && !source.fileExists(DEFAULT_CONFIG_PATH)) {
     issues = devModeIssues(source);
-    loaded = { mode: 'dev', settings };
+    // Dev mode's issuer signs tokens for whoever reads its banner: loopback only, unless HOST says otherwise.
+    loaded = { mode: 'dev', settings: source.env.HOST === undefined ? { ...settings, host: '127.0.0.1' } : settings };
   } else if (configured === '') {
     issues = [{ path: ['GATEWAY_CONFIG'], message: `is empty: name a config file, or unset it to use ${DEFAULT_CONFIG_PATH}` }];
   } else if (configured !== undefined && !source.fileExists(configured)) {

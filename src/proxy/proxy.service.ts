@@ -100,6 +100,8 @@ export class ProxyService {
         reply.raw.destroy();
         return;
       }
+      // The caller hung up: nobody to answer, and not the upstream's failure.
+      if (abort.signal.aborted && !(abort.signal.reason instanceof UpstreamHeadersTimeout)) return;
       const failure = upstreamFailure(abort.signal.reason ?? error, route.id);
       this.metrics.upstreamErrors.inc({ route: route.id, kind: failure.code });
       throw failure;

@@ -28,9 +28,18 @@ const REPLACED = new Set([
   'expect',
 ]);
 
+/**
+ * Headers that make common frameworks change the method or path they route on
+ * (Symfony, IIS, method-override middleware): the gateway checked scopes for
+ * the method and path it saw, so the upstream must see the same.
+ */
+const OVERRIDES = new Set(['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-url', 'x-rewrite-url']);
+
 function notForwarded(lowerName: string): boolean {
+  // CGI-style servers (Rack, PHP, WSGI) read `X_Auth_Subject` as `X-Auth-Subject`: compare with `_` as `-`.
+  const name = lowerName.includes('_') ? lowerName.replaceAll('_', '-') : lowerName;
   // Identity headers come only from the verified token: a caller's own X-Auth-* is removed.
-  return REPLACED.has(lowerName) || lowerName.startsWith('x-auth-');
+  return REPLACED.has(name) || OVERRIDES.has(name) || name.startsWith('x-auth-');
 }
 
 /**

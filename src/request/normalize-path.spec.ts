@@ -8,7 +8,7 @@ describe('normalizePath', () => {
     { name: 'query from the first ?', url: '/api/orders?x=1?y=/..', raw: ['api', 'orders'], match: ['api', 'orders'], query: '?x=1?y=/..' },
     { name: 'empty query kept', url: '/a?', raw: ['a'], match: ['a'], query: '?' },
     { name: 'trailing slash kept raw, dropped for matching', url: '/a/', raw: ['a', ''], match: ['a'], query: '' },
-    { name: 'dots inside a segment are ordinary', url: '/files/report.v1.2.pdf/...', raw: ['files', 'report.v1.2.pdf', '...'], match: ['files', 'report.v1.2.pdf', '...'], query: '' },
+    { name: 'dots inside a segment are ordinary', url: '/files/report.v1.2.pdf/.x', raw: ['files', 'report.v1.2.pdf', '.x'], match: ['files', 'report.v1.2.pdf', '.x'], query: '' },
     { name: 'case variant /API/ADMIN matches admin route', url: '/API/ADMIN', raw: ['API', 'ADMIN'], match: ['api', 'admin'], query: '' },
     { name: ';jsessionid matrix param still matches', url: '/api/admin;jsessionid=ABC/users', raw: ['api', 'admin;jsessionid=ABC', 'users'], match: ['api', 'admin', 'users'], query: '' },
     { name: 'matrix param on the last segment', url: '/api/admin;x=1', raw: ['api', 'admin;x=1'], match: ['api', 'admin'], query: '' },
@@ -74,5 +74,20 @@ describe('normalizePath', () => {
 
   it('does not treat the query as path', () => {
     expect(normalizePath('/a?b=%2f..//\\')).toEqual({ ok: true, rawSegments: ['a'], matchSegments: ['a'], query: '?b=%2f..//\\' });
+  });
+});
+
+describe('segments an upstream would read differently', () => {
+  it.each([
+    ['trailing dot (IIS/Windows strip it)', '/api/orders/admin.'],
+    ['trailing dot with upper case', '/api/orders/Admin.'],
+    ['encoded trailing space', '/api/orders/admin%20'],
+    ['trailing dot before matrix params', '/api/orders/admin.;x=1'],
+  ])('%s is refused', (_name, path) => {
+    expect(normalizePath(path)).toEqual({ ok: false, reason: 'path segment ending in a dot or a space' });
+  });
+
+  it.each(['/files/report.pdf', '/a/.well-known/x', '/v1.2/x'])('%s (an inner or leading dot) is fine', (path) => {
+    expect(normalizePath(path).ok).toBe(true);
   });
 });

@@ -21,6 +21,7 @@ const ENCODED_SLASH = refusal('encoded slash in path');
 const ENCODED_BACKSLASH = refusal('encoded backslash in path');
 const DOT_SEGMENT = refusal('dot segment in path');
 const EMPTY_SEGMENT = refusal('empty segment in path');
+const TRAILING_DOT_OR_SPACE = refusal('path segment ending in a dot or a space');
 
 const SLASH = 0x2f;
 const BACKSLASH_CODE = 0x5c;
@@ -85,6 +86,7 @@ export function normalizePath(rawUrl: string): NormalizedPath {
     if (raw === '') return EMPTY_SEGMENT;
     if (found === 0) {
       if (raw === '.' || raw === '..') return DOT_SEGMENT;
+      if (raw.charCodeAt(raw.length - 1) === 0x2e) return TRAILING_DOT_OR_SPACE;
       matchSegments.push(raw);
       continue;
     }
@@ -117,6 +119,10 @@ function matchSegmentOf(raw: string, pathHasPercent: boolean): string | Refusal 
   // `/a/;x/b` becomes `/a//b` once the parameters are gone: the same collapse risk as `//`.
   if (segment === '') return EMPTY_SEGMENT;
   if (segment === '.' || segment === '..') return DOT_SEGMENT;
+  // Windows/IIS strip a trailing dot or space (`admin.` is `admin` there), and Spring's suffix
+  // match ignores `.x`: such a segment could reach a route whose scopes were not checked.
+  const last = segment.charCodeAt(segment.length - 1);
+  if (last === 0x2e || last === 0x20) return TRAILING_DOT_OR_SPACE;
   return foldCase(segment);
 }
 

@@ -1,4 +1,5 @@
-import { FetchJsonError } from './fetch-json.js';
+import { isLoopbackHost } from '../../config/url-rules.js';
+import { FetchJsonError, withoutQuery } from './fetch-json.js';
 
 export type JsonFetcher = (url: string) => Promise<unknown>;
 
@@ -27,19 +28,17 @@ export async function discoverJwksUri(issuer: string, fetchJson: JsonFetcher): P
     }
     const metadata = (typeof document === 'object' && document !== null ? document : {}) as Record<string, unknown>;
     if (metadata.issuer !== issuer) {
-      failures.push(`${url}: "issuer" in the document does not match`);
+      failures.push(`${withoutQuery(url)}: "issuer" in the document does not match`);
       continue;
     }
     if (typeof metadata.jwks_uri !== 'string' || !isAcceptableKeyUrl(metadata.jwks_uri)) {
-      failures.push(`${url}: "jwks_uri" is missing or not https`);
+      failures.push(`${withoutQuery(url)}: "jwks_uri" is missing or not https`);
       continue;
     }
     return metadata.jwks_uri;
   }
   throw new FetchJsonError(`discovery for ${issuer} failed: ${failures.join('; ')}`);
 }
-
-const LOOPBACK_HOSTS = new Set(['localhost', '[::1]']);
 
 /** https, or http to a loopback host (local IdPs and tests). */
 export function isAcceptableKeyUrl(value: string): boolean {
@@ -51,5 +50,5 @@ export function isAcceptableKeyUrl(value: string): boolean {
   }
   if (url.username || url.password) return false;
   if (url.protocol === 'https:') return true;
-  return url.protocol === 'http:' && (LOOPBACK_HOSTS.has(url.hostname) || url.hostname.startsWith('127.'));
+  return url.protocol === 'http:' && isLoopbackHost(url.hostname);
 }

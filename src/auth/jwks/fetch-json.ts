@@ -15,6 +15,7 @@ export class FetchJsonError extends Error {
  * are not followed (a key source must not move somewhere we did not configure).
  */
 export async function fetchJson(url: string, options: FetchJsonOptions): Promise<unknown> {
+  const shown = withoutQuery(url);
   const signal = AbortSignal.timeout(options.timeoutMs);
   let response;
   try {
@@ -26,13 +27,13 @@ export async function fetchJson(url: string, options: FetchJsonOptions): Promise
       bodyTimeout: options.timeoutMs,
     });
   } catch (error) {
-    throw new FetchJsonError(`GET ${url} failed: ${describe(error)}`, { cause: error });
+    throw new FetchJsonError(`GET ${shown} failed: ${describe(error)}`, { cause: error });
   }
   const { statusCode, body } = response;
   if (statusCode !== 200) {
     // Drain (bounded) rather than destroy: a destroyed undici body emits an unhandled 'error'.
     await body.dump({ limit: options.maxBytes }).catch(() => undefined);
-    throw new FetchJsonError(`GET ${url} answered HTTP ${statusCode}`);
+    throw new FetchJsonError(`GET ${shown} answered HTTP ${statusCode}`);
   }
   const chunks: Buffer[] = [];
   let size = 0;
@@ -41,19 +42,25 @@ export async function fetchJson(url: string, options: FetchJsonOptions): Promise
       size += (chunk as Buffer).length;
       // Leaving the loop early makes the async iterator destroy the body, with its error handled.
       if (size > options.maxBytes) {
-        throw new FetchJsonError(`GET ${url}: response larger than ${options.maxBytes} bytes`);
+        throw new FetchJsonError(`GET ${shown}: response larger than ${options.maxBytes} bytes`);
       }
       chunks.push(chunk as Buffer);
     }
   } catch (error) {
     if (error instanceof FetchJsonError) throw error;
-    throw new FetchJsonError(`GET ${url}: reading the response failed: ${describe(error)}`, { cause: error });
+    throw new FetchJsonError(`GET ${shown}: reading the response failed: ${describe(error)}`, { cause: error });
   }
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch {
-    throw new FetchJsonError(`GET ${url}: response is not JSON`);
+    throw new FetchJsonError(`GET ${shown}: response is not JSON`);
   }
+}
+
+/** A key URL may carry an API key in its query: messages show origin and path only. */
+export function withoutQuery(url: string): string {
+  const cut = url.search(/[?#]/);
+  return cut < 0 ? url : url.slice(0, cut);
 }
 
 function describe(error: unknown): string {

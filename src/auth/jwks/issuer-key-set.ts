@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { JwksClient } from 'jwks-rsa';
 import type { Logger } from 'pino';
 import type { IssuerConfig, JwsAlgorithm } from '../../config/gateway-config.js';
@@ -31,6 +32,13 @@ export const DEFAULT_KEY_SET_OPTIONS: Omit<KeySetOptions, 'refetchCooldownMs'> =
 
 type Trigger = 'startup' | 'refresh' | 'unknown_kid';
 
+/** A key for one verification, with the key-set generation it came from. */
+export interface ResolvedKey {
+  readonly key: KeyObject;
+  readonly kid?: string;
+  readonly generation: number;
+}
+
 /**
  * One issuer's signing keys. jwks-rsa fetches and converts them (with our
  * bounded fetcher); this class owns the caching rules jwks-rsa leaves unsafe
@@ -51,6 +59,7 @@ export class IssuerKeySet {
   private stopped = false;
   private keyGeneration = 0;
   private lastFetchFailed = false;
+  private fingerprint = '';
 
   constructor(
     readonly issuer: IssuerConfig,
@@ -86,7 +95,7 @@ export class IssuerKeySet {
    * The key for a token's header. Throws 401 `unknown_kid` / `alg_not_allowed`,
    * or 503 `keys_unavailable` when the kid is unknown and the JWKS cannot be fetched.
    */
-  async keyFor(kid: string | undefined, alg: JwsAlgorithm): Promise<VerificationKey> {
+  async keyFor(kid: string | undefined, alg: JwsAlgorithm): Promise<ResolvedKey> {
     let key = this.lookup(kid);
     if (key === undefined) {
       const fetched = await this.refetchForUnknownKid();
@@ -100,7 +109,8 @@ export class IssuerKeySet {
       if (key === undefined) throw authFailure('unknown_kid');
     }
     if (!keyFitsAlgorithm(key, alg)) throw authFailure('alg_not_allowed');
-    return key;
+    // The generation is read with the key, so a verification is never cached under a newer key set.
+    return { key: key.key, kid: key.kid, generation: this.keyGeneration };
   }
 
   private lookup(kid: string | undefined): VerificationKey | undefined {
@@ -113,11 +123,14 @@ export class IssuerKeySet {
 
   private async refetchForUnknownKid(): Promise<'fetched' | 'cooldown' | 'unavailable'> {
     if (this.inFlight) return (await this.inFlight) ? 'fetched' : 'unavailable';
+    // Before the first load only the retry timer fetches: unknown kids must not
+    // turn a JWKS outage into a fetch per request.
+    if (!this.loaded) return 'unavailable';
     const now = this.options.now();
     // A flood of made-up kids must not become a flood of JWKS requests. While the
     // last fetch failed, the honest answer for an unknown kid is "unavailable"
     // (503): the key may well exist at an IdP we cannot reach.
-    if (this.loaded && now - this.lastUnknownKidFetchAt < this.options.refetchCooldownMs) {
+    if (now - this.lastUnknownKidFetchAt < this.options.refetchCooldownMs) {
       return this.lastFetchFailed ? 'unavailable' : 'cooldown';
     }
     this.lastUnknownKidFetchAt = now;
@@ -181,6 +194,10 @@ export class IssuerKeySet {
   }
 
   private replaceKeys(keys: VerificationKey[]): void {
+    // Same keys as before (the usual refresh): keep the generation, and so the verified-token cache.
+    const fingerprint = keys.map((key) => `${key.kid ?? ''}:${key.alg ?? ''}:${key.key.export({ format: 'der', type: 'spki' }).toString('base64')}`).sort().join('|');
+    if (fingerprint === this.fingerprint) return;
+    this.fingerprint = fingerprint;
     const byKid = new Map<string, VerificationKey>();
     const withoutKid: VerificationKey[] = [];
     for (const key of keys) {
