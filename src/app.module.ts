@@ -9,6 +9,7 @@ import type { GatewayMetrics } from './observability/metrics.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { OperationsController } from './observability/operations.controller.js';
 import { ProxyModule } from './proxy/proxy.module.js';
+import { ClientCredentialsModule } from './upstream-auth/client-credentials/client-credentials.module.js';
 
 export interface AppModuleOptions {
   readonly config: GatewayConfig;
@@ -19,7 +20,7 @@ export interface AppModuleOptions {
   readonly extraModules?: readonly DynamicModule[];
 }
 
-/** The modules in request order: config, observability, (dev issuer), auth, routing + proxy. */
+/** The modules in request order: config, observability, (dev issuer), auth, service tokens, routing + proxy. */
 @Module({})
 export class AppModule {
   static forRoot(options: AppModuleOptions): DynamicModule {
@@ -30,6 +31,11 @@ export class AppModule {
         ObservabilityModule.forRoot(options.log, options.metrics),
         ...(options.extraModules ?? []),
         AuthModule,
+        ClientCredentialsModule.forRoot({
+          clients: options.config.clients,
+          redisUrl: options.settings.redisUrl,
+          tokenCacheKeys: options.settings.tokenCacheKeys,
+        }),
         ProxyModule,
       ],
       // Declared here, before the proxy's catch-all, so these paths are never proxied.

@@ -16,3 +16,9 @@ export { ObservabilityModule } from './observability/observability.module.js';
 export { createLogger } from './observability/logger.js';
 export { GatewayMetrics } from './observability/metrics.js';
 export { GatewayError } from './errors/gateway-error.js';
+export {
+  ClientCredentialsModule,
+  type ClientCredentialsOptions,
+} from './upstream-auth/client-credentials/client-credentials.module.js';
+export { DownstreamClient, type DownstreamRequest, type DownstreamResponse } from './upstream-auth/client-credentials/downstream-client.js';
+export { ServiceTokenSource, ServiceTokenError } from './upstream-auth/client-credentials/service-token.js';

@@ -67,7 +67,6 @@ export function checkConfig(config: GatewayConfig, check: CheckContext, options:
         ? [{ i, client: route.upstreamAuth.client }]
         : []);
     checkClientReferences(serviceTokenRoutes, config, check);
-    checkClientCredentialsAvailable(serviceTokenRoutes, check);
     checkAuthNeeded(config, check);
   }
   if (check.intact(['auth', 'issuers'])) {
@@ -104,15 +103,6 @@ function checkClientReferences(routes: readonly ServiceTokenRoute[], config: Gat
     if (!Object.hasOwn(config.clients, client)) {
       check.add(['routes', i, 'upstreamAuth', 'client'], `no client "${client}" is defined in clients`);
     }
-  }
-}
-
-// The client-credentials upstream arrives with the next feature. The schema,
-// the `clients` section and the reference check above are final; this check
-// is all that goes when it lands.
-function checkClientCredentialsAvailable(routes: readonly ServiceTokenRoute[], check: CheckContext): void {
-  for (const { i } of routes) {
-    check.add(['routes', i, 'upstreamAuth'], 'client-credentials is not available yet in this version');
   }
 }
 

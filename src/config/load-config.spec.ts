@@ -157,7 +157,9 @@ describe('loadConfig: the CONTRACT example', () => {
 
 describe('loadConfig: choosing the file or dev mode', () => {
   it('GATEWAY_CONFIG unset and ./gateway.yaml absent: dev mode with the settings', () => {
-    expect(loadConfig(source({}, { PORT: '8080' }))).toEqual({ mode: 'dev', settings: { ...DEFAULT_SETTINGS, port: 8080 } });
+    // Dev mode listens on loopback unless HOST is set (its issuer signs tokens for anyone).
+    expect(loadConfig(source({}, { PORT: '8080' }))).toEqual({ mode: 'dev', settings: { ...DEFAULT_SETTINGS, port: 8080, host: '127.0.0.1' } });
+    expect(loadConfig(source({}, { HOST: '0.0.0.0' })).settings.host).toBe('0.0.0.0');
   });
 
   it('GATEWAY_CONFIG unset and ./gateway.yaml present: that file', () => {

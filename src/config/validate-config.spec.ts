@@ -180,14 +180,9 @@ const cases: Case[] = [
   { name: 'upstreamAuth passthrough with a client', document: withRoute({ upstreamAuth: { type: 'passthrough', client: 'orders' } }), issues: ['routes[0].upstreamAuth.client: unknown field'] },
   { name: 'upstreamAuth client-credentials without client', document: withRoute({ upstreamAuth: { type: 'client-credentials' } }), issues: ['routes[0].upstreamAuth.client: is required'] },
   {
-    name: 'upstreamAuth client-credentials (not in this version)',
-    document: { ...withRoute({ upstreamAuth: { type: 'client-credentials', client: 'orders' } }), clients: { orders: CLIENT } },
-    issues: ['routes[0].upstreamAuth: client-credentials is not available yet in this version'],
-  },
-  {
     name: 'upstreamAuth client-credentials naming an unknown client',
     document: withRoute({ upstreamAuth: { type: 'client-credentials', client: 'billing' } }),
-    issues: ['routes[0].upstreamAuth.client: no client "billing" is defined in clients', 'routes[0].upstreamAuth: client-credentials is not available yet in this version'],
+    issues: ['routes[0].upstreamAuth.client: no client "billing" is defined in clients'],
   },
   { name: 'route unknown field', document: withRoute({ scope: ['orders:read'] }), issues: ['routes[0].scope: unknown field (did you mean "scopes"?)'] },
 
@@ -356,6 +351,12 @@ describe('validateConfig: accepted configs', () => {
       clockToleranceSeconds: 30, requireTyp: false, jwksRefetchCooldownSeconds: 5,
       issuers: [{ issuer: 'https://idp.example.com/', audience: ['api://gateway', 'api://other'], jwksUri: 'https://idp.example.com/jwks', algorithms: [...ASYMMETRIC_ALGORITHMS] }],
     });
+  });
+
+  it('accepts a client-credentials route naming a defined client', () => {
+    const loaded = validateConfig({ ...withRoute({ upstreamAuth: { type: 'client-credentials', client: 'orders' } }), clients: { orders: CLIENT } });
+    expect(loaded.routes[0].upstreamAuth).toEqual({ type: 'client-credentials', client: 'orders' });
+    expect(loaded.clients.orders).toMatchObject({ ...CLIENT, authMethod: 'client_secret_basic' });
   });
 
   it('returns a deep-frozen config', () => {

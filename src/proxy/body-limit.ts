@@ -12,3 +12,15 @@ export function limitBody(maxBytes: number): Transform {
     },
   });
 }
+
+/** Reads a body of a declared, small length into memory (for a possible replay); never more than declared. */
+export async function readSmallBody(stream: NodeJS.ReadableStream, declaredLength: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > declaredLength) throw new RequestBodyTooLarge(`body longer than its Content-Length ${declaredLength}`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,21 +1,30 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream';
+import { pipeline, Writable, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { GatewayConfig } from '../config/gateway-config.js';
+import { GatewayConfig, type RouteConfig } from '../config/gateway-config.js';
 import { GatewayError } from '../errors/gateway-error.js';
+import { GatewayMetrics } from '../observability/metrics.js';
+import { Readiness } from '../observability/readiness.js';
 import { TrustedProxies } from '../request/client-address.js';
 import type { RouteMatchResult } from '../routing/route-access.js';
 import { upstreamPath } from '../routing/upstream-path.js';
-import { GatewayMetrics } from '../observability/metrics.js';
-import { Readiness } from '../observability/readiness.js';
-import { limitBody } from './body-limit.js';
+import { isInvalidTokenChallenge } from '../upstream-auth/client-credentials/bearer-error.js';
+import { ServiceTokenSource } from '../upstream-auth/client-credentials/service-token.js';
+import { upstreamCredential, type UpstreamCredential } from '../upstream-auth/upstream-authorization.js';
+import { limitBody, readSmallBody } from './body-limit.js';
 import { copyEndToEndHeaders } from './hop-by-hop.js';
-import { upstreamAuthorization } from './upstream-authorization.js';
 import { UpstreamHeadersTimeout, upstreamFailure } from './upstream-error.js';
 import { UpstreamPools } from './upstream-pools.js';
 import { upstreamRequestHeaders } from './upstream-request-headers.js';
+
+/**
+ * Bodies up to this size are kept in memory on client-credentials routes, so
+ * the request can be replayed once with a fresh service token after a 401.
+ */
+export const MAX_REPLAYABLE_BODY_BYTES = 64 * 1024;
+
+type RequestBody = Readable | Buffer | undefined;
 
 /** Forwards one matched request to its upstream and streams the answer back. */
 @Injectable()
@@ -27,6 +36,7 @@ export class ProxyService {
     @Inject(UpstreamPools) private readonly pools: UpstreamPools,
     @Inject(GatewayMetrics) private readonly metrics: GatewayMetrics,
     @Inject(Readiness) private readonly readiness: Readiness,
+    @Inject(ServiceTokenSource) private readonly tokens: ServiceTokenSource,
   ) {
     this.trustedProxies = new TrustedProxies(config.trustProxy);
   }
@@ -34,29 +44,63 @@ export class ProxyService {
   async forward(request: FastifyRequest, reply: FastifyReply, match: RouteMatchResult): Promise<void> {
     const { route } = match;
     const raw = request.raw;
-    const method = raw.method ?? 'GET';
     const declaredLength = contentLength(raw.headers['content-length']);
     if (declaredLength !== undefined && declaredLength > route.maxBodyBytes) {
       throw new GatewayError('payload_too_large', `The request body exceeds the limit of route ${route.id}`);
     }
+    const credential = await upstreamCredential(route.upstreamAuth, request.gateway.principal, this.tokens);
+    const body = await this.requestBody(request, route, declaredLength, credential);
+
+    // Issue #3: an upstream that refuses the service token as invalid gets one
+    // retry with a fresh token, when the body can be sent again.
+    const mayRetry = credential.serviceToken !== undefined && (body === undefined || Buffer.isBuffer(body));
+    const first = await this.exchange(request, reply, match, credential, body, mayRetry);
+    if (first !== 'refused' || !credential.serviceToken) return;
+    this.tokens.invalidate(credential.serviceToken.client, credential.serviceToken.accessToken);
+    const fresh = await upstreamCredential(route.upstreamAuth, request.gateway.principal, this.tokens);
+    await this.exchange(request, reply, match, fresh, body, false);
+  }
+
+  /** Streamed, never buffered whole; a small body is kept when a 401 replay may need it. */
+  private async requestBody(
+    request: FastifyRequest,
+    route: RouteConfig,
+    declaredLength: number | undefined,
+    credential: UpstreamCredential,
+  ): Promise<RequestBody> {
+    const raw = request.raw;
+    // RFC 9112 §6.3: without Content-Length or Transfer-Encoding a request has no body.
+    if (declaredLength === undefined ? raw.headers['transfer-encoding'] === undefined : declaredLength === 0) return undefined;
+    if (declaredLength === undefined) return pipeline(raw, limitBody(route.maxBodyBytes), () => undefined);
+    if (credential.serviceToken && declaredLength <= MAX_REPLAYABLE_BODY_BYTES) return readSmallBody(raw, declaredLength);
+    return raw;
+  }
+
+  /**
+   * One upstream request. Writes the answer to the caller, or, when
+   * `mayRetry` and the upstream refused the service token, discards it and
+   * returns 'refused'.
+   */
+  private async exchange(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    match: RouteMatchResult,
+    credential: UpstreamCredential,
+    body: RequestBody,
+    mayRetry: boolean,
+  ): Promise<'answered' | 'refused'> {
+    const { route } = match;
+    const raw = request.raw;
     const principal = request.gateway.principal;
+    const requestId = request.gateway.requestId;
     const headers = upstreamRequestHeaders(raw.headers, {
-      requestId: request.gateway.requestId,
+      requestId,
       forwardedFor: this.trustedProxies.forwardedFor(raw.socket.remoteAddress ?? '', raw.headers['x-forwarded-for']),
       forwardedProto: this.forwardedProto(request),
       forwardedHost: raw.headers.host,
-      authorization: upstreamAuthorization(route.upstreamAuth, principal),
+      authorization: credential.authorization,
       identity: principal && { subject: principal.subject, clientId: principal.clientId, scopes: principal.scopes },
     });
-
-    // Streamed, never buffered whole; a body without a declared length is counted as it passes.
-    // RFC 9112 §6.3: without Content-Length or Transfer-Encoding a request has no body.
-    const hasBody = declaredLength !== undefined ? declaredLength > 0 : raw.headers['transfer-encoding'] !== undefined;
-    const body: Readable | undefined = hasBody
-      ? declaredLength !== undefined
-        ? raw
-        : pipeline(raw, limitBody(route.maxBodyBytes), () => undefined)
-      : undefined;
 
     // One controller ends the upstream request when the caller hangs up or the
     // header deadline passes. Our own timer: undici's headersTimeout runs on a
@@ -68,14 +112,14 @@ export class ProxyService {
     reply.raw.once('close', onClose);
     const deadline = setTimeout(() => abort.abort(new UpstreamHeadersTimeout()), route.timeoutMs);
 
-    const requestId = request.gateway.requestId;
+    let outcome: 'answered' | 'refused' = 'answered';
     let answered = false;
     try {
       // undici writes the upstream body straight into the caller's response
       // (backpressure included): no intermediate stream per request.
       await this.pools.get(originOf(route.upstream)).stream(
         {
-          method: method as Dispatcher.HttpMethod,
+          method: (raw.method ?? 'GET') as Dispatcher.HttpMethod,
           path: upstreamPath(route, match.rawSegments, match.query),
           headers,
           body: body ?? null,
@@ -83,6 +127,10 @@ export class ProxyService {
         },
         ({ statusCode, headers: upstreamHeaders }) => {
           clearTimeout(deadline);
+          if (mayRetry && statusCode === 401 && isInvalidTokenChallenge(upstreamHeaders['www-authenticate'])) {
+            outcome = 'refused';
+            return discard();
+          }
           answered = true;
           const responseHeaders: Record<string, string | string[]> = {};
           copyEndToEndHeaders(upstreamHeaders, responseHeaders);
@@ -93,15 +141,16 @@ export class ProxyService {
           return reply.raw;
         },
       );
+      return outcome;
     } catch (error) {
       clearTimeout(deadline);
       if (answered) {
         // The answer had started: a cut connection is the only honest signal left.
         reply.raw.destroy();
-        return;
+        return 'answered';
       }
       // The caller hung up: nobody to answer, and not the upstream's failure.
-      if (abort.signal.aborted && !(abort.signal.reason instanceof UpstreamHeadersTimeout)) return;
+      if (abort.signal.aborted && !(abort.signal.reason instanceof UpstreamHeadersTimeout)) return 'answered';
       const failure = upstreamFailure(abort.signal.reason ?? error, route.id);
       this.metrics.upstreamErrors.inc({ route: route.id, kind: failure.code });
       throw failure;
@@ -116,6 +165,15 @@ export class ProxyService {
     const sent = request.raw.headers['x-forwarded-proto'];
     return sent === 'https' || sent === 'http' ? sent : socketProto;
   }
+}
+
+/** Where a refused answer goes: read to the end (so the connection can be reused), then dropped. */
+function discard(): Writable {
+  return new Writable({
+    write(_chunk, _encoding, callback) {
+      callback();
+    },
+  });
 }
 
 const origins = new Map<string, string>();

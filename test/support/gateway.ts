@@ -6,6 +6,7 @@ import {
   type GatewayConfig,
   type IssuerConfig,
   type RouteConfig,
+  type RuntimeSettings,
 } from '../../src/config/gateway-config.js';
 import { startGateway, type RunningGateway } from '../../src/gateway.js';
 import { GatewayMetrics } from '../../src/observability/metrics.js';
@@ -19,6 +20,10 @@ export interface TestGatewayOptions {
   readonly routes: readonly TestRoute[];
   readonly auth?: Partial<Omit<AuthConfig, 'issuers'>>;
   readonly trustProxy?: readonly string[];
+  /** OAuth clients for client-credentials routes. */
+  readonly clients?: GatewayConfig['clients'];
+  /** Runtime settings beyond port/host/log level (REDIS_URL, TOKEN_CACHE_KEY). */
+  readonly settings?: Partial<Omit<RuntimeSettings, 'port' | 'host' | 'logLevel'>>;
   /** Wait for /readyz 200 before returning (default true). */
   readonly waitReady?: boolean;
 }
@@ -58,7 +63,7 @@ export function configFor(options: TestGatewayOptions): GatewayConfig {
       upstreamAuth: { type: 'none' as const },
       ...route,
     })),
-    clients: {},
+    clients: options.clients ?? {},
     throttle: {
       default: [{ limit: 600, ttlSeconds: 60 }],
       clients: {},
@@ -83,7 +88,7 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
   const metrics = new GatewayMetrics({ defaultMetrics: false });
   const running = await startGateway({
     config: configFor(options),
-    settings: { port: 0, host: '127.0.0.1', logLevel: 'debug' },
+    settings: { ...options.settings, port: 0, host: '127.0.0.1', logLevel: 'debug' },
     log: pino({ level: 'debug' }, sink),
     metrics,
   });

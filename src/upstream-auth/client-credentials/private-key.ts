@@ -53,13 +53,15 @@ export function loadPrivateKey(path: string, readFile: (path: string) => Buffer 
 }
 
 function fromPem(text: string, fail: (problem: string) => never): KeyObject {
+  // PKCS#8 "ENCRYPTED PRIVATE KEY", or a traditional PEM with "Proc-Type: 4,ENCRYPTED".
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type:\s*4,ENCRYPTED/.test(text)) {
+    fail('is encrypted; give an unencrypted private key');
+  }
   try {
     return createPrivateKey({ key: text, format: 'pem' });
   } catch (error) {
-    const code = errorCode(error);
-    // Node's message is about the format, but ours is fixed text: nothing read from the file is echoed.
-    if (code === 'ERR_MISSING_PASSPHRASE') return fail('is encrypted; give an unencrypted private key');
-    return fail(`does not hold a PEM private key (PKCS#8, PKCS#1 or SEC1) (${code})`);
+    // Our fixed text and Node's error code: nothing read from the file is echoed.
+    return fail(`does not hold a PEM private key (PKCS#8, PKCS#1 or SEC1) (${errorCode(error)})`);
   }
 }
 

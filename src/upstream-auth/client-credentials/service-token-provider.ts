@@ -16,7 +16,8 @@ export const RETRY_MAX_DELAY_MS = 2_000;
 export const FAILURE_BACKOFF_BASE_MS = 1_000;
 export const FAILURE_BACKOFF_MAX_MS = 30_000;
 /** Shared store: lock lifetime for one replica's fetch, and how long (and how often) the others read meanwhile. */
-export const STORE_LOCK_TTL_MS = 5_000;
+// Longer than one whole fetch (3 attempts × 5 s plus backoff), so the lock does not lapse mid-fetch.
+export const STORE_LOCK_TTL_MS = 16_000;
 export const STORE_POLL_INTERVAL_MS = 100;
 export const STORE_WAIT_MS = 2_000;
 
