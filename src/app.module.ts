@@ -9,6 +9,7 @@ import type { GatewayMetrics } from './observability/metrics.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { OperationsController } from './observability/operations.controller.js';
 import { ProxyModule } from './proxy/proxy.module.js';
+import { ThrottlingModule } from './throttling/throttling.module.js';
 import { ClientCredentialsModule } from './upstream-auth/client-credentials/client-credentials.module.js';
 
 export interface AppModuleOptions {
@@ -20,7 +21,7 @@ export interface AppModuleOptions {
   readonly extraModules?: readonly DynamicModule[];
 }
 
-/** The modules in request order: config, observability, (dev issuer), auth, service tokens, routing + proxy. */
+/** The modules in request order: config, observability, (dev issuer), auth, service tokens, throttling, routing + proxy. */
 @Module({})
 export class AppModule {
   static forRoot(options: AppModuleOptions): DynamicModule {
@@ -36,6 +37,7 @@ export class AppModule {
           redisUrl: options.settings.redisUrl,
           tokenCacheKeys: options.settings.tokenCacheKeys,
         }),
+        ThrottlingModule.forRoot(options),
         ProxyModule,
       ],
       // Declared here, before the proxy's catch-all, so these paths are never proxied.

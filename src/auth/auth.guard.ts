@@ -9,6 +9,7 @@ import { ACCESS_FROM_ROUTE_TABLE, IS_PUBLIC, REQUIRED_SCOPES } from './decorator
 import type { Principal } from './principal.js';
 import { STRATEGY_NAME } from './jwt.strategy.js';
 import { missingScopes } from './scopes.js';
+import { UnauthenticatedBudget } from '../throttling/unauthenticated-budget.js';
 
 const AUTHENTICATED: RouteAccess = { public: false, scopes: [] };
 
@@ -23,6 +24,7 @@ export class GatewayAuthGuard extends AuthGuard() {
     @Inject(GatewayMetrics) private readonly metrics: GatewayMetrics,
     @Inject(STRATEGY_NAME) strategyName: string,
     @Optional() @Inject(RouteAccessResolver) private readonly routes?: RouteAccessResolver,
+    @Optional() @Inject(UnauthenticatedBudget) private readonly budget?: UnauthenticatedBudget,
   ) {
     // This app instance's strategy (see JwtStrategy); no session, no user property games.
     super({ defaultStrategy: strategyName, session: false });
@@ -34,7 +36,11 @@ export class GatewayAuthGuard extends AuthGuard() {
     // A public route does not read Authorization at all (CONTRACT).
     if (access.public) return true;
 
-    await super.canActivate(context);
+    try {
+      await super.canActivate(context);
+    } catch (failure) {
+      throw await this.afterFailure(failure, request);
+    }
     const principal = (request as unknown as { user: Principal }).user;
     // Outside the gateway (AuthModule in another Nest app) there is no request context: @Principal() reads request.user.
     if (request.gateway) request.gateway.principal = principal;
@@ -57,6 +63,13 @@ export class GatewayAuthGuard extends AuthGuard() {
       throw failure;
     }
     throw new GatewayError('internal', 'Authentication failed unexpectedly', {}, { cause: failure });
+  }
+
+  /** Every 401 spends the address's unauthenticated budget; once spent, the answer is 429. */
+  private async afterFailure(failure: unknown, request: FastifyRequest): Promise<unknown> {
+    const unauthenticated = failure instanceof GatewayError && (failure.code === 'invalid_token' || failure.code === 'missing_token');
+    if (!unauthenticated || !this.budget || !request.gateway) return failure;
+    return (await this.budget.spend(request.gateway.clientAddress)) ?? failure;
   }
 
   private accessFor(context: ExecutionContext, request: FastifyRequest): RouteAccess {

@@ -1,9 +1,10 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnModuleDestroy } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
 import passport from 'passport';
 import { Strategy } from 'passport-jwt';
 import { GatewayError } from '../errors/gateway-error.js';
+import { UnauthenticatedBudget } from '../throttling/unauthenticated-budget.js';
 import { extractBearerToken } from './bearer-token.js';
 import type { Principal } from './principal.js';
 import { AccessTokenVerifier } from './verify-access-token.js';
@@ -35,6 +36,7 @@ export class JwtStrategy extends PassportStrategy(Strategy) implements OnModuleD
   constructor(
     @Inject(AccessTokenVerifier) private readonly verifier: AccessTokenVerifier,
     @Inject(STRATEGY_NAME) private readonly strategyName: string,
+    @Optional() @Inject(UnauthenticatedBudget) private readonly budget?: UnauthenticatedBudget,
   ) {
     super({
       jwtFromRequest: (req: FastifyRequest) => extractBearerToken(nodeRequest(req)) ?? null,
@@ -63,7 +65,10 @@ export class JwtStrategy extends PassportStrategy(Strategy) implements OnModuleD
     if (token === undefined) {
       return this.fail(new GatewayError('missing_token', 'This route needs a Bearer access token'), 401);
     }
-    this.verifier.verify(token).then(
+    const clientAddress = (req as unknown as FastifyRequest).gateway?.clientAddress;
+    const budget = this.budget;
+    const mayRefetchKeys = budget && clientAddress !== undefined ? async () => !(await budget.exhausted(clientAddress)) : undefined;
+    this.verifier.verify(token, mayRefetchKeys).then(
       (principal) => this.success(principal),
       (failure: unknown) => (failure instanceof GatewayError ? this.fail(failure, 401) : this.error(failure as Error)),
     );

@@ -40,7 +40,8 @@ export class AccessTokenVerifier {
     this.cache = new VerifiedTokenCache(options.cacheMaxEntries);
   }
 
-  async verify(token: string): Promise<Principal> {
+  /** `mayRefetchKeys`: asked only when the kid is unknown, before a JWKS refetch on this request's behalf. */
+  async verify(token: string, mayRefetchKeys?: () => Promise<boolean>): Promise<Principal> {
     const now = this.options.nowSeconds();
     const tolerance = this.auth.clockToleranceSeconds;
     const cached = this.cache.get(token, (iss) => this.issuers.generation(iss), now, tolerance);
@@ -58,7 +59,7 @@ export class AccessTokenVerifier {
     if (this.auth.requireTyp && (typeof header.typ !== 'string' || !AT_JWT.has(header.typ.toLowerCase()))) throw authFailure('typ');
     if (header.kid !== undefined && typeof header.kid !== 'string') throw authFailure('malformed');
 
-    const { key, generation } = await keys.keyFor(header.kid, alg as JwsAlgorithm);
+    const { key, generation } = await keys.keyFor(header.kid, alg as JwsAlgorithm, mayRefetchKeys);
     try {
       await jwtVerify(token, key, {
         algorithms: [alg],

@@ -1,3 +1,4 @@
+import type { RateLimitState } from '../throttling/rate-limit.js';
 import type { ProblemCode } from './problem-catalog.js';
 
 /** Extra facts the one exception filter turns into headers. Never token text. */
@@ -10,6 +11,8 @@ export interface ProblemExtras {
   readonly retryAfterSeconds?: number;
   /** 405: value of `Allow`. */
   readonly allow?: string;
+  /** 429: the exhausted window, for RateLimit-* (other answers take it from the request). */
+  readonly rateLimit?: RateLimitState;
   /** A bounded label for logs and metrics (e.g. the auth failure reason). */
   readonly reason?: string;
 }

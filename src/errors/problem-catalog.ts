@@ -16,6 +16,7 @@ export type ProblemCode =
   | 'upstream_timeout'
   | 'keys_unavailable'
   | 'service_token_unavailable'
+  | 'rate_limit_unavailable'
   | 'not_ready'
   | 'internal';
 
@@ -39,6 +40,7 @@ export const PROBLEMS = {
   upstream_unreachable: { status: 502, title: 'Upstream unreachable' },
   keys_unavailable: { status: 503, title: 'Issuer keys unavailable' },
   service_token_unavailable: { status: 503, title: 'Service token unavailable' },
+  rate_limit_unavailable: { status: 503, title: 'Rate limits unavailable' },
   not_ready: { status: 503, title: 'Not ready' },
   upstream_timeout: { status: 504, title: 'Upstream timeout' },
 } as const satisfies Record<ProblemCode, ProblemEntry>;

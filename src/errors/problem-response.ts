@@ -1,10 +1,11 @@
 import type { FastifyReply } from 'fastify';
+import { rateLimitHeaders, type RateLimitState } from '../throttling/rate-limit.js';
 import { bearerChallenge } from './bearer-challenge.js';
 import type { GatewayError } from './gateway-error.js';
 import { PROBLEMS, problemType } from './problem-catalog.js';
 
 /** The RFC 9457 body and the headers a GatewayError's catalog entry asks for. */
-export function sendProblem(reply: FastifyReply, error: GatewayError, requestId: string): void {
+export function sendProblem(reply: FastifyReply, error: GatewayError, requestId: string, rateLimit?: RateLimitState): void {
   const { status, title } = PROBLEMS[error.code];
   const { extras } = error;
   reply.code(status);
@@ -15,6 +16,9 @@ export function sendProblem(reply: FastifyReply, error: GatewayError, requestId:
   if (challenge) reply.header('www-authenticate', challenge);
   if (extras.retryAfterSeconds !== undefined) reply.header('retry-after', String(extras.retryAfterSeconds));
   if (extras.allow !== undefined) reply.header('allow', extras.allow);
+  // Every answer of a throttled route carries its tightest window (CONTRACT).
+  const limits = extras.rateLimit ?? rateLimit;
+  if (limits) reply.headers(rateLimitHeaders(limits));
   // A Buffer, so Fastify sends the media type as set (it appends a charset to strings).
   reply.send(Buffer.from(JSON.stringify({ type: problemType(error.code), title, status, detail: error.detail, requestId })));
 }

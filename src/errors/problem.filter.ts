@@ -34,7 +34,7 @@ export class ProblemFilter implements ExceptionFilter {
       reply.raw.destroy();
       return;
     }
-    sendProblem(reply, this.toGatewayError(exception, requestId), requestId);
+    sendProblem(reply, this.toGatewayError(exception, requestId), requestId, request.gateway?.rateLimit);
   }
 
   private toGatewayError(exception: unknown, requestId: string): GatewayError {

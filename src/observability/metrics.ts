@@ -43,6 +43,20 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly rateLimited = new Counter({
+    name: 'gateway_rate_limited_total',
+    help: 'Requests answered 429, by route id',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+
+  readonly throttleStorageErrors = new Counter({
+    name: 'gateway_throttle_storage_errors_total',
+    help: 'Throttle storage (Redis) failures, by the policy applied',
+    labelNames: ['policy'] as const,
+    registers: [this.registry],
+  });
+
   readonly issuerKeysLoaded = new Gauge({
     name: 'gateway_issuer_keys_loaded',
     help: '1 when the issuer keys are loaded, else 0',

@@ -127,9 +127,13 @@ export class ProxyService {
         },
         ({ statusCode, headers: upstreamHeaders }) => {
           clearTimeout(deadline);
-          if (mayRetry && statusCode === 401 && isInvalidTokenChallenge(upstreamHeaders['www-authenticate'])) {
-            outcome = 'refused';
-            return discard();
+          if (credential.serviceToken && statusCode === 401 && isInvalidTokenChallenge(upstreamHeaders['www-authenticate'])) {
+            if (mayRetry) {
+              outcome = 'refused';
+              return discard();
+            }
+            // Not replayable: the caller gets the 401, but the refused token is not used again.
+            this.tokens.invalidate(credential.serviceToken.client, credential.serviceToken.accessToken);
           }
           answered = true;
           const responseHeaders: Record<string, string | string[]> = {};

@@ -1,5 +1,6 @@
 import type { RouteMatchResult } from '../routing/route-access.js';
 import type { Principal } from '../auth/principal.js';
+import type { RateLimitState } from '../throttling/rate-limit.js';
 
 /** What the gateway learns about a request as it passes through; one per request. */
 export interface RequestContext {
@@ -8,6 +9,8 @@ export interface RequestContext {
   readonly startedAt: number;
   route?: RouteMatchResult;
   principal?: Principal;
+  /** Set by the throttler guard: every answer of a throttled route carries it. */
+  rateLimit?: RateLimitState;
 }
 
 declare module 'fastify' {

@@ -95,10 +95,10 @@ export class IssuerKeySet {
    * The key for a token's header. Throws 401 `unknown_kid` / `alg_not_allowed`,
    * or 503 `keys_unavailable` when the kid is unknown and the JWKS cannot be fetched.
    */
-  async keyFor(kid: string | undefined, alg: JwsAlgorithm): Promise<ResolvedKey> {
+  async keyFor(kid: string | undefined, alg: JwsAlgorithm, mayRefetch?: () => Promise<boolean>): Promise<ResolvedKey> {
     let key = this.lookup(kid);
     if (key === undefined) {
-      const fetched = await this.refetchForUnknownKid();
+      const fetched = await this.refetchForUnknownKid(mayRefetch);
       if (fetched === 'unavailable') {
         throw new GatewayError('keys_unavailable', 'The issuer keys cannot be fetched right now', {
           retryAfterSeconds: this.options.retryAfterSeconds,
@@ -121,7 +121,7 @@ export class IssuerKeySet {
     return this.withoutKid[0] ?? this.byKid.values().next().value;
   }
 
-  private async refetchForUnknownKid(): Promise<'fetched' | 'cooldown' | 'unavailable'> {
+  private async refetchForUnknownKid(mayRefetch?: () => Promise<boolean>): Promise<'fetched' | 'cooldown' | 'unavailable'> {
     if (this.inFlight) return (await this.inFlight) ? 'fetched' : 'unavailable';
     // Before the first load only the retry timer fetches: unknown kids must not
     // turn a JWKS outage into a fetch per request.
@@ -133,6 +133,8 @@ export class IssuerKeySet {
     if (now - this.lastUnknownKidFetchAt < this.options.refetchCooldownMs) {
       return this.lastFetchFailed ? 'unavailable' : 'cooldown';
     }
+    // A caller that has spent its failure budget gets no fetch on its behalf.
+    if (mayRefetch && !(await mayRefetch())) return 'cooldown';
     this.lastUnknownKidFetchAt = now;
     return (await this.load('unknown_kid')) ? 'fetched' : 'unavailable';
   }
