@@ -4,13 +4,15 @@
 // whole project first with tsc), with legacy decorators and their metadata
 // from tsconfig.json, which Nest's dependency injection reads. Its output
 // follows Jest's request: ES modules for `import`, CommonJS for `require`.
-// jwks-rsa's require of the ES-only jose is redirected by test/jest/resolver.cjs.
+// CommonJS packages that require ES modules (jwks-rsa → jose, @nestjs/throttler
+// → @nestjs/common and core) are served by test/jest/resolver.cjs.
 const tsJest = ['ts-jest', { useESM: true, isolatedModules: true }];
 
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': tsJest },
   resolver: '<rootDir>/test/jest/resolver.cjs',
+  setupFiles: ['<rootDir>/test/jest/nest-esm-bridge.mjs'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testEnvironment: 'node',
 };

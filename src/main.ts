@@ -26,8 +26,6 @@ async function main(): Promise<void> {
 
   const gateway = await startGateway({ config, settings, log, extraModules: dev ? [dev.module] : [] });
   log.info({ url: gateway.url, mode: loaded.mode, routes: config.routes.length }, 'gateway listening');
-  // TODO(#4): throttling. Until then its settings are validated but not enforced; say so.
-  log.warn('throttle settings are validated but not enforced in this version (no 429s yet)');
   if (dev) {
     log.warn('DEV MODE: embedded issuer active; never run this in production');
     // The banner is for the person at the terminal: stderr, apart from the JSON log lines on stdout.

@@ -1,4 +1,6 @@
-import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Optional, Res } from '@nestjs/common';
+import { GatewayConfig } from '../config/gateway-config.js';
+import { WindowStore } from '../throttling/window-store.js';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/decorators.js';
 import { IssuerRegistry } from '../auth/issuer-registry.js';
@@ -14,6 +16,8 @@ export class OperationsController {
     @Inject(IssuerRegistry) private readonly issuers: IssuerRegistry,
     @Inject(Readiness) private readonly readiness: Readiness,
     @Inject(GatewayMetrics) private readonly metrics: GatewayMetrics,
+    @Inject(GatewayConfig) private readonly config: GatewayConfig,
+    @Optional() @Inject(WindowStore) private readonly store?: WindowStore,
   ) {}
 
   @Get('healthz')
@@ -27,6 +31,11 @@ export class OperationsController {
   readyz(): { status: 'ready' } {
     if (this.readiness.draining) throw new GatewayError('not_ready', 'The gateway is shutting down', { retryAfterSeconds: 5 });
     if (!this.issuers.ready) throw new GatewayError('not_ready', 'Issuer keys are not loaded yet', { retryAfterSeconds: 1 });
+    // CONTRACT: Redis counts only where its outage stops serving (onStorageError: deny); a blip
+    // under local/allow must not take every replica out of the load balancer at once.
+    if (this.config.throttle.onStorageError === 'deny' && this.store && !this.store.healthy) {
+      throw new GatewayError('not_ready', 'Rate-limit storage is unreachable', { retryAfterSeconds: 5 });
+    }
     return { status: 'ready' };
   }
 

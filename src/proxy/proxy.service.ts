@@ -9,6 +9,7 @@ import { Readiness } from '../observability/readiness.js';
 import { TrustedProxies } from '../request/client-address.js';
 import type { RouteMatchResult } from '../routing/route-access.js';
 import { upstreamPath } from '../routing/upstream-path.js';
+import { rateLimitHeaders } from '../throttling/rate-limit.js';
 import { isInvalidTokenChallenge } from '../upstream-auth/client-credentials/bearer-error.js';
 import { ServiceTokenSource } from '../upstream-auth/client-credentials/service-token.js';
 import { upstreamCredential, type UpstreamCredential } from '../upstream-auth/upstream-authorization.js';
@@ -139,6 +140,8 @@ export class ProxyService {
           const responseHeaders: Record<string, string | string[]> = {};
           copyEndToEndHeaders(upstreamHeaders, responseHeaders);
           responseHeaders['x-request-id'] = requestId;
+          const limits = request.gateway.rateLimit;
+          if (limits) Object.assign(responseHeaders, rateLimitHeaders(limits));
           if (this.readiness.draining) responseHeaders.connection = 'close';
           reply.hijack();
           reply.raw.writeHead(statusCode, responseHeaders);

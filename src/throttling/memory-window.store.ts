@@ -4,8 +4,10 @@
 // hit and has run services out of memory (nestjs/throttler #2629). Here
 // nothing schedules anything: expired windows are dropped when touched and by
 // a sweep that increment() runs at most once a second, and the map is bounded.
-import type { ThrottlerStorageRecord } from '@nestjs/throttler';
 import type { WindowStore } from './window-store.js';
+
+/** @nestjs/throttler's ThrottlerStorageRecord (its package root exports only the storage interface). */
+export type WindowRecord = Awaited<ReturnType<WindowStore['increment']>>;
 
 const DEFAULT_MAX_KEYS = 100_000;
 const SWEEP_INTERVAL_MS = 1_000;
@@ -71,7 +73,7 @@ export class MemoryWindowStore implements WindowStore {
     return this.#windows.size;
   }
 
-  async increment(key: string, ttl: number, limit: number, _blockDuration: number, _throttlerName: string): Promise<ThrottlerStorageRecord> {
+  async increment(key: string, ttl: number, limit: number, _blockDuration: number, _throttlerName: string): Promise<WindowRecord> {
     const ttlMs = windowMs(ttl);
     const now = this.#now();
     this.#sweepIfDue(now);

@@ -4,9 +4,8 @@
 // onStorageError policy, and a fixed window is one small script (INCR +
 // PEXPIRE). Every counter carries a TTL, so keys never pile up.
 import { Redis } from 'ioredis';
-import type { ThrottlerStorageRecord } from '@nestjs/throttler';
 import type { Logger } from 'pino';
-import { secondsUntil, windowMs } from './memory-window.store.js';
+import { secondsUntil, type WindowRecord, windowMs } from './memory-window.store.js';
 import type { WindowStore } from './window-store.js';
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 250;
@@ -114,7 +113,7 @@ export class RedisWindowStore implements WindowStore {
     return this.#healthy && !this.#closed;
   }
 
-  async increment(key: string, ttl: number, limit: number, _blockDuration: number, _throttlerName: string): Promise<ThrottlerStorageRecord> {
+  async increment(key: string, ttl: number, limit: number, _blockDuration: number, _throttlerName: string): Promise<WindowRecord> {
     const ttlMs = windowMs(ttl);
     const [hits, pttl] = await this.#run(() => this.redis.throttleIncrement(this.#key(key), ttlMs));
     // Seconds from Redis's own clock (PTTL), so replicas with skewed clocks agree.

@@ -2,9 +2,8 @@
 // must not stop the gateway (unless the operator asks for `deny`), must be
 // logged once rather than per request, and must end by itself when Redis
 // answers again.
-import type { ThrottlerStorageRecord } from '@nestjs/throttler';
 import type { Logger } from 'pino';
-import { MemoryWindowStore, windowMs } from './memory-window.store.js';
+import { MemoryWindowStore, type WindowRecord, windowMs } from './memory-window.store.js';
 import { describeRedisError } from './redis-window.store.js';
 import { type StorageErrorPolicy, ThrottleStorageUnavailable, type WindowStore } from './window-store.js';
 
@@ -60,7 +59,7 @@ export class ResilientWindowStore implements WindowStore {
     return this.primary.healthy;
   }
 
-  async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+  async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<WindowRecord> {
     const ttlMs = windowMs(ttl); // a caller's bug throws here, not counted as an outage
     return this.#withPolicy(
       () => this.primary.increment(key, ttl, limit, blockDuration, throttlerName),

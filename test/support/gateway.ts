@@ -7,6 +7,7 @@ import {
   type IssuerConfig,
   type RouteConfig,
   type RuntimeSettings,
+  type ThrottleConfig,
 } from '../../src/config/gateway-config.js';
 import { startGateway, type RunningGateway } from '../../src/gateway.js';
 import { GatewayMetrics } from '../../src/observability/metrics.js';
@@ -20,6 +21,12 @@ export interface TestGatewayOptions {
   readonly routes: readonly TestRoute[];
   readonly auth?: Partial<Omit<AuthConfig, 'issuers'>>;
   readonly trustProxy?: readonly string[];
+  /**
+   * Throttle settings. Default here: limits so high that no test trips them
+   * by accident (CONTRACT's defaults would 429 the attack tables); the
+   * throttling tests set their own.
+   */
+  readonly throttle?: Partial<ThrottleConfig>;
   /** OAuth clients for client-credentials routes. */
   readonly clients?: GatewayConfig['clients'];
   /** Runtime settings beyond port/host/log level (REDIS_URL, TOKEN_CACHE_KEY). */
@@ -65,11 +72,12 @@ export function configFor(options: TestGatewayOptions): GatewayConfig {
     })),
     clients: options.clients ?? {},
     throttle: {
-      default: [{ limit: 600, ttlSeconds: 60 }],
+      default: [{ limit: 1_000_000, ttlSeconds: 60 }],
       clients: {},
       storage: 'memory',
       onStorageError: 'local',
-      unauthenticated: { limit: 30, ttlSeconds: 60 },
+      unauthenticated: { limit: 1_000_000, ttlSeconds: 60 },
+      ...options.throttle,
     },
     trustProxy: options.trustProxy ?? [],
     shutdown: { delaySeconds: 0, drainSeconds: 1 },
