@@ -5,7 +5,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
-import { redisAnswers } from './redis.js';
 
 export const REDIS_SERVER_BINARY = process.env.REDIS_SERVER_BINARY ?? '/usr/bin/redis-server';
 
@@ -26,6 +25,31 @@ export interface OwnedRedis {
   stop(): Promise<void>;
   /** A short-lived admin connection for assertions; closed after `use`. */
   withClient<T>(use: (redis: Redis) => Promise<T>): Promise<T>;
+}
+
+/**
+ * PING within 1 s, no retries, never throws. Not redis.ts's redisAnswers: after a refused connection
+ * ioredis keeps a disconnect timer (disconnectTimeout, 2 s by default) alive, which polling a
+ * starting server would leave behind as open handles.
+ */
+async function answersPing(url: string): Promise<boolean> {
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 1_000,
+    disconnectTimeout: 10,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  probe.on('error', () => undefined); // the outcome is the return value
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
 }
 
 /** A port that was free a moment ago (listen(0), close). */
@@ -65,7 +89,7 @@ export async function startOwnedRedis(binary: string = REDIS_SERVER_BINARY): Pro
       exited = new Promise<void>((resolve) => started.once('exit', () => resolve()));
       child = started;
       const deadline = Date.now() + 5_000;
-      while (!(await redisAnswers(url))) {
+      while (!(await answersPing(url))) {
         if (Date.now() > deadline || started.exitCode !== null) {
           await owned.stop();
           throw new Error(`redis-server on port ${port} did not answer within 5 s:\n${output.join('').slice(-2_000)}`);
@@ -81,7 +105,7 @@ export async function startOwnedRedis(binary: string = REDIS_SERVER_BINARY): Pro
       await exited;
     },
     async withClient(use) {
-      const redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: true, retryStrategy: () => null });
+      const redis = new Redis(url, { maxRetriesPerRequest: 1, disconnectTimeout: 10, retryStrategy: () => null });
       redis.on('error', () => undefined); // the command's own rejection reports it
       try {
         return await use(redis);

@@ -166,7 +166,9 @@ export class IssuerKeySet {
       this.metrics.jwksFetches.inc({ issuer, trigger, outcome: 'error' });
       this.lastFetchFailed = true;
       // Keys already loaded keep working (stale-if-error); retry sooner than the refresh.
-      this.log.warn(
+      // The very first attempt may race the issuer's own start (dev mode serves it on our port): info, not warn.
+      const firstAttempt = trigger === 'startup' && this.retryDelayMs === 250;
+      this.log[firstAttempt ? 'info' : 'warn'](
         { issuer, trigger, keptKeys: this.byKid.size + this.withoutKid.length, error: (error as Error).message },
         'issuer keys could not be fetched',
       );
