@@ -28,13 +28,16 @@ export class OperationsController {
 
   @Get('readyz')
   @Header('cache-control', 'no-store')
-  readyz(): { status: 'ready' } {
+  async readyz(): Promise<{ status: 'ready' }> {
     if (this.readiness.draining) throw new GatewayError('not_ready', 'The gateway is shutting down', { retryAfterSeconds: 5 });
     if (!this.issuers.ready) throw new GatewayError('not_ready', 'Issuer keys are not loaded yet', { retryAfterSeconds: 1 });
     // CONTRACT: Redis counts only where its outage stops serving (onStorageError: deny); a blip
     // under local/allow must not take every replica out of the load balancer at once.
     if (this.config.throttle.onStorageError === 'deny' && this.store && !this.store.healthy) {
-      throw new GatewayError('not_ready', 'Rate-limit storage is unreachable', { retryAfterSeconds: 5 });
+      // Probe: once the load balancer stops sending requests, readiness checks are the only
+      // traffic that can show Redis is back (a stall must not take replicas out for good).
+      await this.store.peek('readiness-probe').catch(() => undefined);
+      if (!this.store.healthy) throw new GatewayError('not_ready', 'Rate-limit storage is unreachable', { retryAfterSeconds: 5 });
     }
     return { status: 'ready' };
   }

@@ -56,8 +56,7 @@ export class ProxyService {
     // retry with a fresh token, when the body can be sent again.
     const mayRetry = credential.serviceToken !== undefined && (body === undefined || Buffer.isBuffer(body));
     const first = await this.exchange(request, reply, match, credential, body, mayRetry);
-    if (first !== 'refused' || !credential.serviceToken) return;
-    this.tokens.invalidate(credential.serviceToken.client, credential.serviceToken.accessToken);
+    if (first !== 'refused') return;
     const fresh = await upstreamCredential(route.upstreamAuth, request.gateway.principal, this.tokens);
     await this.exchange(request, reply, match, fresh, body, false);
   }
@@ -128,13 +127,14 @@ export class ProxyService {
         },
         ({ statusCode, headers: upstreamHeaders }) => {
           clearTimeout(deadline);
-          if (credential.serviceToken && statusCode === 401 && isInvalidTokenChallenge(upstreamHeaders['www-authenticate'])) {
-            if (mayRetry) {
+          const refused = credential.serviceToken;
+          if (refused && statusCode === 401 && isInvalidTokenChallenge(upstreamHeaders['www-authenticate'])) {
+            // Drop the refused token (never reused); retry only when a new one may be had and the body replays.
+            const dropped = this.tokens.invalidate(refused.client, refused.accessToken);
+            if (dropped && mayRetry) {
               outcome = 'refused';
               return discard();
             }
-            // Not replayable: the caller gets the 401, but the refused token is not used again.
-            this.tokens.invalidate(credential.serviceToken.client, credential.serviceToken.accessToken);
           }
           answered = true;
           const responseHeaders: Record<string, string | string[]> = {};

@@ -3,16 +3,14 @@
 // the gateway needs peek(), a health flag and fail-fast errors for its
 // onStorageError policy, and a fixed window is one small script (INCR +
 // PEXPIRE). Every counter carries a TTL, so keys never pile up.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { closeRedis, createFailFastRedis, describeRedisError } from '../redis/fail-fast-redis.js';
 import { secondsUntil, type WindowRecord, windowMs } from './memory-window.store.js';
 import type { WindowStore } from './window-store.js';
 
-const DEFAULT_COMMAND_TIMEOUT_MS = 250;
-const CONNECT_TIMEOUT_MS = 1_000;
-const MAX_RECONNECT_DELAY_MS = 2_000;
-const RECONNECT_STEP_MS = 100;
-const DISCONNECT_TIMEOUT_MS = 100;
+// Re-exported: ResilientWindowStore (and anything else) imports it from here.
+export { describeRedisError };
 
 // One atomic step, so replicas never race between counting and setting the
 // expiry: INCR, and the window's PEXPIRE on its first hit. A key without a
@@ -55,8 +53,6 @@ export interface RedisWindowStoreOptions {
  * await store.close();
  */
 export class RedisWindowStore implements WindowStore {
-  readonly #firstConnect: Promise<void>;
-  #settledFirstConnect = false;
   #healthy = false;
   #closed = false;
 
@@ -64,16 +60,8 @@ export class RedisWindowStore implements WindowStore {
     private readonly redis: ScriptedRedis,
     private readonly keyPrefix: string,
     private readonly log: Logger,
-    private readonly commandTimeoutMs: number,
+    private readonly startupGrace: () => Promise<void>,
   ) {
-    this.#firstConnect = new Promise<void>((resolve) => {
-      const settle = (): void => {
-        this.#settledFirstConnect = true;
-        resolve();
-      };
-      redis.once('ready', settle);
-      redis.once('error', settle);
-    });
     // Without an 'error' listener ioredis prints every failed reconnect to stderr.
     redis.on('error', (err: unknown) => this.#down(err));
     redis.on('close', () => this.#down(undefined));
@@ -82,26 +70,12 @@ export class RedisWindowStore implements WindowStore {
 
   /** Connects at once; a Redis that is down now is retried in the background (≤ 2 s apart). */
   static create(options: RedisWindowStoreOptions): RedisWindowStore {
-    const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-    if (!Number.isInteger(commandTimeoutMs) || commandTimeoutMs < 1 || commandTimeoutMs > 60_000) {
-      throw new Error('RedisWindowStore: commandTimeoutMs must be an integer 1..60000');
-    }
-    const redis = new Redis(options.url, {
-      // Fail fast: a command while disconnected is refused at once instead of
-      // queued, and one that gets no answer gives up after commandTimeoutMs.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: commandTimeoutMs,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      lazyConnect: false,
-      // close() while disconnected: ioredis destroys the socket after this long;
-      // its 2 s default keeps a timer alive after close().
-      disconnectTimeout: DISCONNECT_TIMEOUT_MS,
-      // Keep reconnecting for as long as the process lives, at most 2 s apart.
-      retryStrategy: (attempt: number) => Math.min(attempt * RECONNECT_STEP_MS, MAX_RECONNECT_DELAY_MS),
+    const { redis, startupGrace } = createFailFastRedis(options.url, {
+      commandTimeoutMs: options.commandTimeoutMs,
+      owner: 'RedisWindowStore',
     });
     redis.defineCommand('throttleIncrement', { numberOfKeys: 1, lua: INCREMENT_SCRIPT });
-    return new RedisWindowStore(redis as ScriptedRedis, options.keyPrefix, options.log, commandTimeoutMs);
+    return new RedisWindowStore(redis as ScriptedRedis, options.keyPrefix, options.log, startupGrace);
   }
 
   /**
@@ -130,11 +104,7 @@ export class RedisWindowStore implements WindowStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.redis.status !== 'ready') {
-      this.redis.disconnect(); // stops reconnecting; nothing to flush
-      return;
-    }
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await closeRedis(this.redis);
   }
 
   #key(key: string): string {
@@ -143,7 +113,7 @@ export class RedisWindowStore implements WindowStore {
 
   /** Runs one command; its failure marks the store unhealthy and rejects. */
   async #run<T>(command: () => Promise<T>): Promise<T> {
-    await this.#startupGrace();
+    await this.startupGrace(); // waits for the first connection, at most one command time-out
     try {
       const result = await command();
       this.#up();
@@ -152,21 +122,6 @@ export class RedisWindowStore implements WindowStore {
       this.#down(err);
       throw err;
     }
-  }
-
-  /**
-   * Commands sent before the first connection is ready would be refused (no
-   * offline queue), so the first calls after create() wait for it, at most one
-   * command time-out. Later on, a disconnected Redis fails at once.
-   */
-  async #startupGrace(): Promise<void> {
-    if (this.#settledFirstConnect || this.redis.status === 'ready') return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.commandTimeoutMs);
-    });
-    await Promise.race([this.#firstConnect, timeout]);
-    clearTimeout(timer);
   }
 
   #up(): void {
@@ -181,17 +136,4 @@ export class RedisWindowStore implements WindowStore {
     this.#healthy = false;
     this.log.debug({ redisError: describeRedisError(err) }, 'throttle store: Redis connection lost or command failed');
   }
-}
-
-/**
- * What a log may say about a Redis failure: the error code (ECONNREFUSED, …)
- * or class name and ioredis's message, which names host and port but never
- * the URL's password or a command's arguments. Bounded in length.
- */
-export function describeRedisError(err: unknown): string {
-  if (err === undefined) return 'connection closed';
-  // Duck-typed: errors from another realm (node:net under Jest's VM) fail `instanceof Error`.
-  const { code, name, message } = (typeof err === 'object' && err !== null ? err : {}) as Record<string, unknown>;
-  const label = typeof code === 'string' ? code : typeof name === 'string' ? name : 'Error';
-  return `${label}: ${typeof message === 'string' ? message : String(err)}`.slice(0, 200);
 }

@@ -10,8 +10,11 @@ import type { GatewayConfig, RouteConfig, ThrottleWindow } from '../config/gatew
 export class ThrottlePlan {
   /** The most windows any request can have: @nestjs/throttler needs one named throttler per slot. */
   readonly maxWindows: number;
+  /** A Map, not the config object: a client_id of `constructor` or `__proto__` must find nothing. */
+  private readonly quotas: ReadonlyMap<string, readonly ThrottleWindow[]>;
 
   constructor(private readonly config: GatewayConfig) {
+    this.quotas = new Map(Object.entries(config.throttle.clients));
     const counts = [
       config.throttle.default.length,
       ...config.routes.map((route) => route.throttle?.length ?? 0),
@@ -22,7 +25,7 @@ export class ThrottlePlan {
 
   windowsFor(route: RouteConfig, principal: Principal | undefined): readonly ThrottleWindow[] {
     const quotaKey = principal ? callerId(principal) : undefined;
-    const own = quotaKey !== undefined ? this.config.throttle.clients[quotaKey] : undefined;
+    const own = quotaKey !== undefined ? this.quotas.get(quotaKey) : undefined;
     return own ?? route.throttle ?? this.config.throttle.default;
   }
 }
@@ -37,5 +40,22 @@ export function callerId(principal: Principal): string | undefined {
  * caller id (replicas and restarts agree), or the client IP on a public route.
  */
 export function tracker(principal: Principal | undefined, clientAddress: string): string {
-  return principal ? `token:${principal.issuer} ${callerId(principal) ?? ''}` : `ip:${clientAddress}`;
+  const caller = principal && callerId(principal);
+  if (principal && caller !== undefined) return `token:${principal.issuer} ${caller}`;
+  // No client_id, azp or sub: such tokens must not share one bucket per issuer.
+  return principal ? `token:${principal.issuer} ip:${addressBucket(clientAddress)}` : `ip:${addressBucket(clientAddress)}`;
+}
+
+/**
+ * The unit an IP budget is counted in: an IPv4 address, or an IPv6 /64 (one
+ * host usually holds a whole /64, so per-address keys would give it
+ * unlimited budgets).
+ */
+export function addressBucket(address: string): string {
+  if (!address.includes(':')) return address;
+  const [head = '', tail] = address.toLowerCase().split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((group) => group.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }

@@ -2,6 +2,7 @@ import type { ThrottleWindow } from '../config/gateway-config.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { WindowStore } from './window-store.js';
 import { createHash } from 'node:crypto';
+import { addressBucket } from './throttle-plan.js';
 
 /**
  * CONTRACT `throttle.unauthenticated`: per client IP, requests that fail
@@ -49,5 +50,5 @@ export class UnauthenticatedBudget {
 }
 
 function keyOf(clientAddress: string): string {
-  return `unauthenticated:${createHash('sha256').update(clientAddress).digest('base64url').slice(0, 22)}`;
+  return `unauthenticated:${createHash('sha256').update(addressBucket(clientAddress)).digest('base64url').slice(0, 22)}`;
 }

@@ -16,6 +16,12 @@ export interface DownstreamResponse {
   readonly body: Buffer;
 }
 
+/** A caller's own Authorization, in any letter case, never goes out beside the service token. */
+function withoutAuthorization(headers: Record<string, string> | undefined): Record<string, string> {
+  if (!headers) return {};
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'authorization'));
+}
+
 /** Bodies a service call reads at most: a downstream answer is not a file transfer. */
 const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 
@@ -39,7 +45,7 @@ export class DownstreamClient {
     if (first.response.statusCode !== 401 || !isInvalidTokenChallenge(first.response.headers['www-authenticate'])) {
       return first.response;
     }
-    this.tokens.invalidate(client, first.token);
+    if (!this.tokens.invalidate(client, first.token)) return first.response;
     return (await this.send(client, url, options)).response;
   }
 
@@ -48,7 +54,7 @@ export class DownstreamClient {
     const timeoutMs = options.timeoutMs ?? 10_000;
     const { statusCode, headers, body } = await request(url, {
       method: options.method ?? 'GET',
-      headers: { ...options.headers, authorization: `Bearer ${token}` },
+      headers: { ...withoutAuthorization(options.headers), authorization: `Bearer ${token}` },
       body: options.body,
       dispatcher: this.dispatcher,
       signal: AbortSignal.timeout(timeoutMs),

@@ -4,16 +4,11 @@
 // open. Redis is an optimisation here, never a dependency: every method
 // resolves fast when Redis is down, and the provider then fetches locally.
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { closeRedis, createFailFastRedis, describeRedisError } from '../../redis/fail-fast-redis.js';
 import type { ServiceToken, SharedTokenStore } from './service-token.js';
 import type { TokenCipher } from './token-cipher.js';
-
-const DEFAULT_COMMAND_TIMEOUT_MS = 250;
-const CONNECT_TIMEOUT_MS = 1_000;
-const MAX_RECONNECT_DELAY_MS = 2_000;
-const RECONNECT_STEP_MS = 100;
-const DISCONNECT_TIMEOUT_MS = 100;
 
 // GET + DEL in one step, so a lock that expired and was taken by another
 // replica is never deleted by its former owner.
@@ -51,8 +46,6 @@ export class RedisTokenStore implements SharedTokenStore {
   readonly #lockOwners = new Map<string, string>();
   /** Slots whose stored value did not open (logged once until one opens again). */
   readonly #unreadable = new Set<string>();
-  readonly #firstConnect: Promise<void>;
-  #settledFirstConnect = false;
   #available = true;
   #closed = false;
 
@@ -61,17 +54,9 @@ export class RedisTokenStore implements SharedTokenStore {
     private readonly keyPrefix: string,
     private readonly cipher: TokenCipher,
     private readonly log: Logger,
-    private readonly commandTimeoutMs: number,
+    private readonly startupGrace: () => Promise<void>,
     private readonly now: () => number,
   ) {
-    this.#firstConnect = new Promise<void>((resolve) => {
-      const settle = (): void => {
-        this.#settledFirstConnect = true;
-        resolve();
-      };
-      redis.once('ready', settle);
-      redis.once('error', settle);
-    });
     // Without an 'error' listener ioredis prints every failed reconnect to stderr.
     redis.on('error', (err: unknown) => this.#unavailable(err));
     redis.on('ready', () => this.#availableAgain());
@@ -79,25 +64,11 @@ export class RedisTokenStore implements SharedTokenStore {
 
   /** Connects at once; a Redis that is down now is retried in the background (≤ 2 s apart). */
   static create(options: RedisTokenStoreOptions): RedisTokenStore {
-    const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-    if (!Number.isInteger(commandTimeoutMs) || commandTimeoutMs < 1 || commandTimeoutMs > 60_000) {
-      throw new Error('RedisTokenStore: commandTimeoutMs must be an integer 1..60000');
-    }
-    const redis = new Redis(options.url, {
-      // Fail fast: a command while disconnected is refused at once instead of
-      // queued, and one that gets no answer gives up after commandTimeoutMs.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: commandTimeoutMs,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      lazyConnect: false,
-      // close() while disconnected: ioredis ends the (often already dead) socket and
-      // destroys it after this long; its 2 s default keeps a timer alive after close().
-      disconnectTimeout: DISCONNECT_TIMEOUT_MS,
-      // Keep reconnecting for as long as the process lives, at most 2 s apart.
-      retryStrategy: (attempt: number) => Math.min(attempt * RECONNECT_STEP_MS, MAX_RECONNECT_DELAY_MS),
+    const { redis, startupGrace } = createFailFastRedis(options.url, {
+      commandTimeoutMs: options.commandTimeoutMs,
+      owner: 'RedisTokenStore',
     });
-    return new RedisTokenStore(redis, options.keyPrefix, options.cipher, options.log, commandTimeoutMs, options.now ?? Date.now);
+    return new RedisTokenStore(redis, options.keyPrefix, options.cipher, options.log, startupGrace, options.now ?? Date.now);
   }
 
   async get(slot: string): Promise<ServiceToken | undefined> {
@@ -152,11 +123,7 @@ export class RedisTokenStore implements SharedTokenStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#lockOwners.clear();
-    if (this.redis.status !== 'ready') {
-      this.redis.disconnect(); // stops reconnecting; nothing to flush
-      return;
-    }
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await closeRedis(this.redis);
   }
 
   #tokenKey(slot: string): string {
@@ -170,7 +137,7 @@ export class RedisTokenStore implements SharedTokenStore {
   /** Runs one command; Redis down, slow or failing gives the fallback (and one warn per outage). */
   async #run<T, F>(command: () => Promise<T>, { fallback }: Fallback<F>): Promise<T | F> {
     if (this.#closed) return fallback;
-    await this.#startupGrace();
+    await this.startupGrace(); // waits for the first connection, at most one command time-out
     try {
       const result = await command();
       this.#availableAgain();
@@ -181,26 +148,11 @@ export class RedisTokenStore implements SharedTokenStore {
     }
   }
 
-  /**
-   * Commands sent before the first connection is ready would be refused
-   * (no offline queue), so the first calls after create() wait for it, at
-   * most one command time-out. Later on, a disconnected Redis fails at once.
-   */
-  async #startupGrace(): Promise<void> {
-    if (this.#settledFirstConnect || this.redis.status === 'ready') return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.commandTimeoutMs);
-    });
-    await Promise.race([this.#firstConnect, timeout]);
-    clearTimeout(timer);
-  }
-
   #unavailable(err: unknown): void {
     if (this.#closed || !this.#available) return;
     this.#available = false;
     this.log.warn(
-      { redisError: describeError(err) },
+      { redisError: describeRedisError(err) },
       'service-token store: Redis unavailable; each replica fetches its own service tokens until it is back',
     );
   }
@@ -237,16 +189,4 @@ function parseToken(json: string | undefined): ServiceToken | undefined {
   if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) return undefined;
   if (typeof refreshAt !== 'number' || !Number.isFinite(refreshAt)) return undefined;
   return { accessToken, expiresAt, refreshAt };
-}
-
-/**
- * What a log may say about a Redis failure: the error code (ECONNREFUSED, …)
- * or class name and ioredis's message, which names host and port but never
- * the URL's password or a command's arguments. Bounded in length.
- */
-function describeError(err: unknown): string {
-  // Duck-typed: errors from another realm (node:net under Jest's VM) fail `instanceof Error`.
-  const { code, name, message } = (typeof err === 'object' && err !== null ? err : {}) as Record<string, unknown>;
-  const label = typeof code === 'string' ? code : typeof name === 'string' ? name : 'Error';
-  return `${label}: ${typeof message === 'string' ? message : 'unknown'}`.slice(0, 200);
 }

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { ClientConfig } from '../../config/gateway-config.js';
-import { ServiceTokenProvider, type TokenFetcher } from './service-token-provider.js';
+import { FORCED_REFRESH_INTERVAL_MS, ServiceTokenProvider, type TokenFetcher } from './service-token-provider.js';
 import { ServiceTokenError, type ServiceToken, type SharedTokenStore } from './service-token.js';
 import type { TokenResponse } from './token-endpoint-client.js';
 import { serviceTokenFrom, usableUntil } from './token-lifetime.js';
@@ -534,5 +534,24 @@ describe('tokenSlot', () => {
     }
     // no collision by moving characters from one field to the next
     expect(tokenSlot('orders', { ...orders, clientId: 'ab', scope: 'c' })).not.toBe(tokenSlot('orders', { ...orders, clientId: 'a', scope: 'bc' }));
+  });
+});
+
+describe('ServiceTokenProvider: forced refreshes after upstream refusals', () => {
+  it('at most one forced refresh per client per interval; a token already replaced costs nothing', async () => {
+    const t = setup();
+    expect(await t.provider.getToken('orders')).toBe('at-1');
+    expect(t.provider.invalidate('orders', 'at-1')).toBe(true);
+    expect(await t.provider.getToken('orders')).toBe('at-2');
+    // at-2 refused at once as well: no second token request within the interval.
+    expect(t.provider.invalidate('orders', 'at-2')).toBe(false);
+    expect(await t.provider.getToken('orders')).toBe('at-2');
+    expect(t.calls).toHaveLength(2);
+    // at-1 again (a late answer): already replaced, so a retry is fine and free.
+    expect(t.provider.invalidate('orders', 'at-1')).toBe(true);
+    expect(t.calls).toHaveLength(2);
+    t.clock.now += FORCED_REFRESH_INTERVAL_MS;
+    expect(t.provider.invalidate('orders', 'at-2')).toBe(true);
+    expect(await t.provider.getToken('orders')).toBe('at-3');
   });
 });

@@ -17,7 +17,9 @@ export const FAILURE_BACKOFF_BASE_MS = 1_000;
 export const FAILURE_BACKOFF_MAX_MS = 30_000;
 /** Shared store: lock lifetime for one replica's fetch, and how long (and how often) the others read meanwhile. */
 // Longer than one whole fetch (3 attempts × 5 s plus backoff), so the lock does not lapse mid-fetch.
-export const STORE_LOCK_TTL_MS = 16_000;
+export const STORE_LOCK_TTL_MS = 20_000;
+/** Upstream 401s may force at most one new token per client this often. */
+export const FORCED_REFRESH_INTERVAL_MS = 10_000;
 export const STORE_POLL_INTERVAL_MS = 100;
 export const STORE_WAIT_MS = 2_000;
 
@@ -56,6 +58,8 @@ interface ClientState {
   lastError?: ServiceTokenError;
   /** The last token an upstream refused: never taken back from the shared store. */
   rejected?: string;
+  /** When an upstream's refusal last dropped this client's token (epoch ms). */
+  lastForcedRefreshAt: number;
 }
 
 /** 'miss': no usable token, any usable one will do. 'refresh': only one not yet due for refresh. */
@@ -90,7 +94,13 @@ export class ServiceTokenProvider implements ServiceTokenSource {
   constructor(clients: Readonly<Record<string, ClientConfig>>, private readonly options: ServiceTokenProviderOptions) {
     this.log = options.log;
     for (const [name, client] of Object.entries(clients)) {
-      this.states.set(name, { client, slot: tokenSlot(name, client), failures: 0, blockedUntil: Number.NEGATIVE_INFINITY });
+      this.states.set(name, {
+        client,
+        slot: tokenSlot(name, client),
+        failures: 0,
+        blockedUntil: Number.NEGATIVE_INFINITY,
+        lastForcedRefreshAt: Number.NEGATIVE_INFINITY,
+      });
     }
     this.fetchToken = options.fetchToken ?? endpointFetcher(clients, options.now);
   }
@@ -114,9 +124,15 @@ export class ServiceTokenProvider implements ServiceTokenSource {
     return (await this.fetch(name, state, 'miss')).accessToken;
   }
 
-  invalidate(name: string, accessToken: string): void {
+  invalidate(name: string, accessToken: string): boolean {
     const state = this.states.get(name);
-    if (state === undefined) return;
+    if (state === undefined) return false;
+    const now = this.options.now();
+    const cached = state.token?.accessToken === accessToken;
+    // Dropping the cached token costs a token request: at most one per interval per client.
+    // A token already replaced costs nothing: the retry gets the newer one.
+    if (cached && now - state.lastForcedRefreshAt < FORCED_REFRESH_INTERVAL_MS) return false;
+    if (cached) state.lastForcedRefreshAt = now;
     state.rejected = accessToken;
     if (state.token?.accessToken === accessToken) {
       state.token = undefined;
@@ -124,6 +140,7 @@ export class ServiceTokenProvider implements ServiceTokenSource {
     }
     const store = this.options.store;
     if (store !== undefined) void this.dropFromStore(store, name, state, accessToken);
+    return true;
   }
 
   private stateOf(name: string): ClientState {

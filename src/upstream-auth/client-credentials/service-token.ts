@@ -36,8 +36,14 @@ export class ServiceTokenError extends Error {
 export interface ServiceTokenSource {
   /** A valid token, from cache when possible. Throws ServiceTokenError. */
   getToken(client: string): Promise<string>;
-  /** The upstream refused this token (401 invalid_token): forget it, if it is still the cached one. */
-  invalidate(client: string, accessToken: string): void;
+  /**
+   * The upstream refused this token (401 invalid_token): forget it, if it is
+   * still the cached one. False when the client's forced refreshes are used up
+   * for now (at most one per FORCED_REFRESH_INTERVAL_MS): then the caller passes the
+   * 401 on instead of retrying, so a misbehaving upstream cannot make the
+   * gateway hammer the IdP.
+   */
+  invalidate(client: string, accessToken: string): boolean;
 }
 export const ServiceTokenSource = Symbol('ServiceTokenSource');
 
