@@ -31,6 +31,9 @@ export class AppModule {
         ConfigModule.forRoot(options.config, options.settings),
         ObservabilityModule.forRoot(options.log, options.metrics),
         ...(options.extraModules ?? []),
+        // Global guards run in this import order: authentication (AuthModule) before the
+        // throttle (ThrottlingModule), so a forged token never spends a real caller's budget.
+        // test/throttling.e2e-spec.ts › authentication comes first holds it to that.
         AuthModule,
         ClientCredentialsModule.forRoot({
           clients: options.config.clients,
