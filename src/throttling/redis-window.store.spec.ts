@@ -7,10 +7,9 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { closedPort, describeWithRedis, REDIS_URL, redisAnswers, requireRedis } from '../../test/support/redis.js';
 import { RedisWindowStore } from './redis-window.store.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const IN_CI = Boolean(process.env.CI);
 const PREFIX = `test:${process.pid}:${randomBytes(4).toString('hex')}:`;
 
 interface LogLine {
@@ -25,38 +24,8 @@ function capturingLog() {
   return { log, lines, raw };
 }
 
-async function redisAnswers(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, connectTimeout: 1_000, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
-  probe.on('error', () => undefined); // the outcome is the return value
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-/** A port on 127.0.0.1 where nothing listens (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 const redisUp = await redisAnswers(REDIS_URL);
-if (!redisUp && !IN_CI) {
-  console.warn(
-    'Skipping the RedisWindowStore tests that need Redis: nothing answers at REDIS_URL (default redis://127.0.0.1:6379).\n' +
-      'Start one (e.g. redis-server --port 6379 --save "" --appendonly no) or set REDIS_URL. With CI set, this is a failure instead.',
-  );
-}
-const describeWithRedis = redisUp || IN_CI ? describe : describe.skip;
-
-describeWithRedis('RedisWindowStore with Redis', () => {
+describeWithRedis(redisUp, 'the RedisWindowStore tests that need Redis')('RedisWindowStore with Redis', () => {
   let admin: Redis;
   const stores: RedisWindowStore[] = [];
   const newStore = () => {
@@ -68,7 +37,7 @@ describeWithRedis('RedisWindowStore with Redis', () => {
   const hit = (store: RedisWindowStore, key: string, ttlMs: number, limit: number) => store.increment(key, ttlMs, limit, ttlMs, 'default');
 
   beforeAll(async () => {
-    if (!redisUp) throw new Error('CI is set and no Redis answers at REDIS_URL (default redis://127.0.0.1:6379): the Redis-backed tests cannot run');
+    requireRedis(redisUp);
     admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   });
 

@@ -3,20 +3,17 @@
 // redis-server that this file starts on a free port, kills mid-test and
 // starts again on the same port. Without redis-server on the machine those
 // tests are skipped with a message, or fail when CI is set.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import {
+  describeWithRedisServer, type OwnedRedis, redisServerAvailable, requireRedisServer, startOwnedRedis,
+} from '../../test/support/redis-server.js';
 import { MemoryWindowStore, type WindowRecord } from './memory-window.store.js';
 import { RedisWindowStore } from './redis-window.store.js';
 import { ResilientWindowStore } from './resilient-window.store.js';
 import { type StorageErrorPolicy, ThrottleStorageUnavailable, type WindowStore } from './window-store.js';
 
-const REDIS_SERVER = process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
-const IN_CI = Boolean(process.env.CI);
 const PREFIX = `test:${process.pid}:${randomBytes(4).toString('hex')}:`;
 const WARN = 40;
 const INFO = 30;
@@ -213,49 +210,6 @@ describe('ResilientWindowStore with a scripted primary', () => {
 
 // ---- against a real redis-server that the test kills and restarts ----
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** redis-server on 127.0.0.1:port, no persistence (a restart starts empty); resolves once it accepts connections. */
-async function startRedisServer(port: number): Promise<ChildProcess> {
-  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server on port ${port} not ready after 5 s:\n${output}`)), 5_000);
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server on port ${port} exited (${code}):\n${output}`));
-    });
-  });
-  child.stdout!.removeAllListeners('data').resume();
-  child.stderr!.removeAllListeners('data').resume();
-  child.removeAllListeners('exit');
-  return child;
-}
-
-async function stopRedisServer(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGKILL'); // a crash, not a clean shutdown
-  await exited;
-}
-
 async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -264,43 +218,27 @@ async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: numbe
   }
 }
 
-const haveRedisServer = existsSync(REDIS_SERVER);
-if (!haveRedisServer && !IN_CI) {
-  console.warn(`Skipping the ResilientWindowStore tests with a real Redis: no redis-server at ${REDIS_SERVER} (set REDIS_SERVER_BIN). With CI set, this is a failure instead.`);
-}
-const describeWithRedisServer = haveRedisServer || IN_CI ? describe : describe.skip;
+const haveRedisServer = redisServerAvailable();
 
-describeWithRedisServer('ResilientWindowStore with a redis-server killed and restarted mid-test', () => {
-  let port: number;
-  let server: ChildProcess | undefined;
+describeWithRedisServer(haveRedisServer, 'the ResilientWindowStore tests with a real Redis')('ResilientWindowStore with a redis-server killed and restarted mid-test', () => {
+  let redis: OwnedRedis;
   const stores: WindowStore[] = [];
-  const admins: Redis[] = [];
 
-  const adminGet = async (key: string): Promise<string | null> => {
-    const admin = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
-    admins.push(admin);
-    try {
-      return await admin.get(`${PREFIX}throttle:${key}`);
-    } finally {
-      await admin.quit();
-    }
-  };
+  const adminGet = (key: string): Promise<string | null> => redis.withClient((admin) => admin.get(`${PREFIX}throttle:${key}`));
 
   beforeAll(async () => {
-    if (!haveRedisServer) throw new Error(`CI is set and there is no redis-server at ${REDIS_SERVER}: the outage tests cannot run`);
-    port = await freePort();
-    server = await startRedisServer(port);
+    requireRedisServer(haveRedisServer);
+    redis = await startOwnedRedis();
   });
 
   afterEach(async () => {
     await Promise.all(stores.splice(0).map((s) => s.close()));
-    if (!server || server.exitCode !== null || server.signalCode !== null) server = await startRedisServer(port);
+    await redis?.start(); // no-op while it runs: each test leaves Redis up for the next
   });
 
   afterAll(async () => {
     await Promise.all(stores.splice(0).map((s) => s.close()));
-    for (const admin of admins) admin.disconnect();
-    await stopRedisServer(server);
+    await redis?.stop();
   });
 
   const outageChecks: Array<[StorageErrorPolicy, ((record: WindowRecord, i: number) => void) | undefined]> = [
@@ -311,7 +249,7 @@ describeWithRedisServer('ResilientWindowStore with a redis-server killed and res
   it.each(outageChecks)('%s: counts in Redis; Redis killed → answers per policy within ~1 s, one warn; restarted → Redis again, one info', async (policy, duringOutage) => {
     const logged = capturingLog();
     const errors: StorageErrorPolicy[] = [];
-    const primary = RedisWindowStore.create({ url: `redis://127.0.0.1:${port}`, keyPrefix: PREFIX, log: logged.log });
+    const primary = RedisWindowStore.create({ url: redis.url, keyPrefix: PREFIX, log: logged.log });
     const store = new ResilientWindowStore(primary, policy, { log: logged.log, onStorageError: (p) => errors.push(p) });
     stores.push(store);
     const key = `orders:default:${policy}-${randomBytes(4).toString('hex')}`;
@@ -324,7 +262,7 @@ describeWithRedisServer('ResilientWindowStore with a redis-server killed and res
     expect(store.healthy).toBe(true);
 
     // Redis killed: every call answers per the policy, fast; one warn for all of them.
-    await stopRedisServer(server);
+    await redis.stop();
     for (let i = 0; i < 30; i += 1) {
       const started = performance.now();
       if (duringOutage) duringOutage(await hit(store, key), i);
@@ -338,7 +276,7 @@ describeWithRedisServer('ResilientWindowStore with a redis-server killed and res
     expect(logged.at(INFO)).toHaveLength(0);
 
     // Restarted on the same port (empty: no persistence, no loaded script): the next calls use Redis again.
-    server = await startRedisServer(port);
+    await redis.start();
     await waitFor(() => store.healthy, 5_000, 'the store to reconnect');
     await expect(hit(store, key)).resolves.toMatchObject({ totalHits: 1, isBlocked: false });
     await expect(hit(store, key)).resolves.toMatchObject({ totalHits: 2, isBlocked: false });

@@ -3,14 +3,32 @@
 // only the child this helper spawned is ever signalled, by its own handle).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { describe } from '@jest/globals';
 import { Redis } from 'ioredis';
+import { describeIfAvailable, freePort, requireAvailable, redisAnswers } from './redis.js';
 
-export const REDIS_SERVER_BINARY = process.env.REDIS_SERVER_BINARY ?? '/usr/bin/redis-server';
+/** REDIS_SERVER_BINARY (or the older REDIS_SERVER_BIN), default /usr/bin/redis-server. */
+export const REDIS_SERVER_BINARY = process.env.REDIS_SERVER_BINARY ?? process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
 
 /** Whether a redis-server binary is there to start. */
 export function redisServerAvailable(binary: string = REDIS_SERVER_BINARY): boolean {
   return existsSync(binary);
+}
+
+/**
+ * `describe` when redis-server is there or CI is set (then the caller's beforeAll must fail via
+ * `requireRedisServer`), else `describe.skip` after a warning. `subject` names the tests.
+ */
+export function describeWithRedisServer(
+  haveServer: boolean,
+  subject = 'the tests with a test-owned redis-server',
+): typeof describe | typeof describe.skip {
+  return describeIfAvailable(haveServer, `Skipping ${subject}: no redis-server at ${REDIS_SERVER_BINARY} (set REDIS_SERVER_BINARY).`);
+}
+
+/** In a beforeAll: CI is set and there is no redis-server → the tests fail, never skip. */
+export function requireRedisServer(haveServer: boolean): void {
+  requireAvailable(haveServer, `CI is set and there is no redis-server at ${REDIS_SERVER_BINARY}: the outage tests cannot run`);
 }
 
 export interface OwnedRedis {
@@ -23,46 +41,10 @@ export interface OwnedRedis {
   start(): Promise<void>;
   /** SIGKILL (a crash, not a graceful shutdown) and waits for the process to exit. */
   stop(): Promise<void>;
+  /** stop() then start(): a crash and a recovery on the same port. */
+  restart(): Promise<void>;
   /** A short-lived admin connection for assertions; closed after `use`. */
   withClient<T>(use: (redis: Redis) => Promise<T>): Promise<T>;
-}
-
-/**
- * PING within 1 s, no retries, never throws. Not redis.ts's redisAnswers: after a refused connection
- * ioredis keeps a disconnect timer (disconnectTimeout, 2 s by default) alive, which polling a
- * starting server would leave behind as open handles.
- */
-async function answersPing(url: string): Promise<boolean> {
-  const probe = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: 1_000,
-    disconnectTimeout: 10,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-  });
-  probe.on('error', () => undefined); // the outcome is the return value
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-/** A port that was free a moment ago (listen(0), close). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port from listen(0)');
-  return address.port;
 }
 
 /** Starts a redis-server on a free port; call stop() (e.g. in afterAll) to end it. */
@@ -89,7 +71,7 @@ export async function startOwnedRedis(binary: string = REDIS_SERVER_BINARY): Pro
       exited = new Promise<void>((resolve) => started.once('exit', () => resolve()));
       child = started;
       const deadline = Date.now() + 5_000;
-      while (!(await answersPing(url))) {
+      while (!(await redisAnswers(url))) {
         if (Date.now() > deadline || started.exitCode !== null) {
           await owned.stop();
           throw new Error(`redis-server on port ${port} did not answer within 5 s:\n${output.join('').slice(-2_000)}`);
@@ -103,6 +85,10 @@ export async function startOwnedRedis(binary: string = REDIS_SERVER_BINARY): Pro
       child = undefined;
       if (running.exitCode === null && running.signalCode === null) running.kill('SIGKILL');
       await exited;
+    },
+    async restart() {
+      await owned.stop();
+      await owned.start();
     },
     async withClient(use) {
       const redis = new Redis(url, { maxRetriesPerRequest: 1, disconnectTimeout: 10, retryStrategy: () => null });

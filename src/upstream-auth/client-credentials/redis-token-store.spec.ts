@@ -7,12 +7,11 @@ import { createServer, type AddressInfo, type Server, type Socket, connect } fro
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { closedPort, describeWithRedis, REDIS_URL, redisAnswers, requireRedis } from '../../../test/support/redis.js';
 import { RedisTokenStore } from './redis-token-store.js';
 import type { ServiceToken } from './service-token.js';
 import { TokenCipher } from './token-cipher.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const IN_CI = Boolean(process.env.CI);
 const PREFIX = `test:${process.pid}:${randomBytes(4).toString('hex')}:`;
 const KEY_1 = { kid: 'k1', key: Buffer.alloc(32, 0x11) };
 const KEY_2 = { kid: 'k2', key: Buffer.alloc(32, 0x22) };
@@ -44,28 +43,6 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-}
-
-async function redisAnswers(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, connectTimeout: 1_000, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
-  probe.on('error', () => undefined); // the outcome is the return value
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-/** A port on 127.0.0.1 where nothing listens (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** A TCP server on 127.0.0.1; `handle` decides what a connection gets. stop() drops every connection. */
@@ -108,15 +85,7 @@ async function startRedisProxy() {
 }
 
 const redisUp = await redisAnswers(REDIS_URL);
-if (!redisUp && !IN_CI) {
-  console.warn(
-    `Skipping the RedisTokenStore tests that need Redis: nothing answers at REDIS_URL (default redis://127.0.0.1:6379).\n` +
-      'Start one (e.g. redis-server --port 6379 --save "" --appendonly no) or set REDIS_URL. With CI set, this is a failure instead.',
-  );
-}
-const describeWithRedis = redisUp || IN_CI ? describe : describe.skip;
-
-describeWithRedis('RedisTokenStore with Redis', () => {
+describeWithRedis(redisUp, 'the RedisTokenStore tests that need Redis')('RedisTokenStore with Redis', () => {
   let admin: Redis;
   const stores: RedisTokenStore[] = [];
   const cipher = new TokenCipher([KEY_1]);
@@ -132,7 +101,7 @@ describeWithRedis('RedisTokenStore with Redis', () => {
   const slot = () => `client-${randomBytes(4).toString('hex')}`;
 
   beforeAll(async () => {
-    if (!redisUp) throw new Error(`CI is set and no Redis answers at REDIS_URL (default redis://127.0.0.1:6379): the Redis-backed tests cannot run`);
+    requireRedis(redisUp);
     admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   });
 
