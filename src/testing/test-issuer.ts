@@ -1,101 +1,22 @@
 // TestIssuer: a real OAuth/OIDC issuer on 127.0.0.1:<random port> for e2e tests, here and in other teams' suites.
+// A thin facade over issuer-keys.ts (key set), issuer-server.ts (HTTP), issuer-mint.ts (JWTs), issuer-options.ts.
 // Imports nothing else from src/ (STYLE §1): only jose (through test-keys.ts) and node built-ins.
-import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import type { JWK } from 'jose';
+import { IssuerKeys } from './issuer-keys.js';
+import { mintToken, signRaw } from './issuer-mint.js';
 import {
-  TEST_KEY_ALGORITHMS,
-  encodeSegment,
-  generateTestKey,
-  isTestKeyAlgorithm,
-  randomKid,
-  signJws,
-  type TestKey,
-  type TestKeyAlgorithm,
-} from './test-keys.js';
+  resolveOptions,
+  type JwksOptions,
+  type JwksOutage,
+  type MintOptions,
+  type ResolvedIssuerOptions,
+  type TestIssuerOptions,
+} from './issuer-options.js';
+import { IssuerServer } from './issuer-server.js';
+import type { TestKeyAlgorithm } from './test-keys.js';
 
-/**
- * How the JWKS document is written. Real IdPs differ: some omit `alg` or `use`, some use long kids.
- *
- * @example
- * ```ts
- * issuer.jwksOptions.omitAlg = true;       // next JWKS fetch lists keys without `alg`
- * issuer.jwksOptions = { kidLength: 80 };  // keys made from now on (rotate) get 80-character kids
- * ```
- */
-export interface JwksOptions {
-  /** Leave `alg` out of every JWKS entry (RFC 7517 §4.4 makes it optional). */
-  omitAlg?: boolean;
-  /** Leave `use` out of every JWKS entry (RFC 7517 §4.2 makes it optional). */
-  omitUse?: boolean;
-  /** Length of kids for keys created after this is set; existing keys keep theirs. Default 16. */
-  kidLength?: number;
-}
-
-/**
- * Options of {@link TestIssuer.start}. Every field is optional.
- *
- * @example
- * ```ts
- * const issuer = await TestIssuer.start({ algorithms: ['PS256'], issuerPath: '/realms/test', discovery: 'both' });
- * issuer.issuer; // 'http://127.0.0.1:<port>/realms/test'
- * ```
- */
-export interface TestIssuerOptions {
-  /** One key is created per entry at start. Default `['RS256', 'ES256', 'EdDSA']`; the first is token()'s default. */
-  algorithms?: TestKeyAlgorithm[];
-  /** The `aud` of minted tokens. Default `'api://gateway-test'`. */
-  audience?: string;
-  /**
-   * Appended to the origin to form `issuer`: `''` (default) or starting with `/`.
-   * A trailing `/` is kept in `issuer` but not in the endpoint paths.
-   */
-  issuerPath?: string;
-  /** Which discovery documents are served: OIDC Discovery, RFC 8414, both or none. Default `'openid'`. */
-  discovery?: 'openid' | 'oauth' | 'both' | 'none';
-  /** Listen address. Default `127.0.0.1`; the port is always random (`listen(0)`). */
-  host?: string;
-  /** Initial {@link TestIssuer.jwksOptions}, e.g. `{ kidLength: 80 }` so even the first keys have long kids. */
-  jwksOptions?: JwksOptions;
-}
-
-/**
- * Options of {@link TestIssuer.token}.
- *
- * @example
- * ```ts
- * await issuer.token({ alg: 'ES256', claims: { scope: 'orders:read', client_id: undefined }, expiresInSeconds: -60 });
- * ```
- */
-export interface MintOptions {
-  /** Sign with the newest key of this algorithm. Default: the first of `algorithms`. */
-  alg?: TestKeyAlgorithm;
-  /** Header `kid` to send (e.g. an unknown one); the signature still uses the key `alg` chose. */
-  kid?: string;
-  /** Merged over the default claims; a value `undefined` removes that claim. */
-  claims?: Record<string, unknown>;
-  /** Merged over the protected header `{ alg, kid, typ: 'JWT' }`; a value `undefined` removes that member. */
-  header?: Record<string, unknown>;
-  /** `exp` is `iat` plus this. Default 300; may be negative for an already expired token. */
-  expiresInSeconds?: number;
-}
-
-/**
- * What {@link TestIssuer.takeJwksDown} does to the JWKS endpoint: `'error'` answers 503,
- * `'hang'` accepts the request and never answers (for time-out tests).
- *
- * @example
- * ```ts
- * const mode: JwksOutage = 'hang';
- * issuer.takeJwksDown(mode);
- * ```
- */
-export type JwksOutage = 'error' | 'hang';
-
-const DEFAULT_ALGORITHMS: readonly TestKeyAlgorithm[] = ['RS256', 'ES256', 'EdDSA'];
-const DEFAULT_KID_LENGTH = 16;
-const DISCOVERY_MODES = ['openid', 'oauth', 'both', 'none'] as const;
+// Re-exported so index.ts (and this module's surface) stay as they were before the split.
+export type { JwksOptions, JwksOutage, MintOptions, TestIssuerOptions };
 
 /**
  * An OAuth 2.0 / OpenID Connect issuer for tests: real keys, a real JWKS endpoint and discovery documents
@@ -135,38 +56,19 @@ export class TestIssuer {
   /** Mutable; read on every JWKS request (and `kidLength` on every new key). */
   jwksOptions: JwksOptions;
 
-  readonly #server: Server;
-  readonly #sockets: Set<Socket>;
-  readonly #keys: TestKey[];
-  readonly #defaultAlg: TestKeyAlgorithm | undefined;
-  readonly #discovery: NonNullable<TestIssuerOptions['discovery']>;
-  /** `issuerPath` without a trailing `/`, and the paths served under it. */
-  readonly #paths: { base: string; openid: string; oauth: string; jwks: string };
-  #jwksOutage: JwksOutage | undefined;
-  #counters = { jwks: 0, discovery: 0 };
-  #closing: Promise<void> | undefined;
+  readonly #server: IssuerServer;
+  readonly #keys: IssuerKeys;
 
-  private constructor(server: Server, sockets: Set<Socket>, keys: TestKey[], options: Required<TestIssuerOptions>) {
+  private constructor(server: IssuerServer, keys: IssuerKeys, options: ResolvedIssuerOptions) {
     this.#server = server;
-    this.#sockets = sockets;
     this.#keys = keys;
-    this.#defaultAlg = options.algorithms[0];
-    this.#discovery = options.discovery;
     this.audience = options.audience;
     this.jwksOptions = { ...options.jwksOptions };
-    this.port = (server.address() as AddressInfo).port;
-    this.origin = `http://${urlHost(options.host)}:${this.port}`;
-    this.issuer = `${this.origin}${options.issuerPath}`;
-    const base = options.issuerPath.replace(/\/$/, '');
-    this.#paths = {
-      base,
-      openid: `${base}/.well-known/openid-configuration`,
-      // RFC 8414 §3.1: the well-known segment goes between host and path
-      oauth: `/.well-known/oauth-authorization-server${base}`,
-      jwks: `${base}/jwks`,
-    };
-    this.jwksUri = `${this.origin}${this.#paths.jwks}`;
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#handle(req, res));
+    this.port = server.port;
+    this.origin = server.origin;
+    this.issuer = server.issuer;
+    this.jwksUri = server.jwksUri;
+    server.serve({ jwks: () => keys.jwksDocument(this.jwksOptions), algorithms: () => keys.algorithms() });
   }
 
   /**
@@ -180,22 +82,9 @@ export class TestIssuer {
    */
   static async start(options: TestIssuerOptions = {}): Promise<TestIssuer> {
     const resolved = resolveOptions(options);
-    const kidLength = resolved.jwksOptions.kidLength ?? DEFAULT_KID_LENGTH;
-    const keys = await Promise.all(resolved.algorithms.map((alg) => generateTestKey(alg, kidLength)));
-    const sockets = new Set<Socket>();
-    const server = createServer();
-    server.on('connection', (socket: Socket) => {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, resolved.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    return new TestIssuer(server, sockets, keys, resolved);
+    const keys = await IssuerKeys.create(resolved.algorithms, resolved.jwksOptions);
+    const server = await IssuerServer.listen(resolved);
+    return new TestIssuer(server, keys, resolved);
   }
 
   /**
@@ -212,27 +101,8 @@ export class TestIssuer {
    * ```
    */
   async token(options: MintOptions = {}): Promise<string> {
-    const key = this.#newestKey(options.alg ?? this.#requireDefaultAlg());
-    const expiresInSeconds = options.expiresInSeconds ?? 300;
-    if (!Number.isFinite(expiresInSeconds)) {
-      throw new RangeError(`expiresInSeconds must be a finite number, got ${expiresInSeconds}`);
-    }
-    const now = Math.floor(Date.now() / 1000);
-    const claims = mergeRemovingUndefined(
-      {
-        iss: this.issuer,
-        aud: this.audience,
-        sub: 'test-subject',
-        client_id: 'test-client',
-        scope: '',
-        iat: now,
-        exp: now + expiresInSeconds,
-        jti: randomUUID(),
-      },
-      options.claims,
-    );
-    const header = mergeRemovingUndefined({ alg: key.alg, kid: options.kid ?? key.kid, typ: 'JWT' }, options.header);
-    return signJws(key, encodeSegment(header), encodeSegment(claims));
+    const key = this.#keys.newest(options.alg ?? this.#keys.requireDefaultAlg());
+    return mintToken(key, { issuer: this.issuer, audience: this.audience }, options);
   }
 
   /**
@@ -256,10 +126,7 @@ export class TestIssuer {
     payload: Record<string, unknown> | string,
     alg?: TestKeyAlgorithm,
   ): Promise<string> {
-    const key = this.#signingKey(header, alg);
-    const fullHeader =
-      typeof header === 'string' ? header : mergeRemovingUndefined({ alg: key.alg, kid: key.kid }, header);
-    return signJws(key, encodeSegment(fullHeader), encodeSegment(payload));
+    return signRaw(this.#keys.signingKey(header, alg), header, payload);
   }
 
   /**
@@ -274,16 +141,7 @@ export class TestIssuer {
    * ```
    */
   async rotate(alg?: TestKeyAlgorithm, opts: { retirePrevious?: boolean } = {}): Promise<{ kid: string }> {
-    const keyAlg = alg ?? this.#requireDefaultAlg();
-    assertAlgorithm(keyAlg);
-    const key = await generateTestKey(keyAlg, this.jwksOptions.kidLength ?? DEFAULT_KID_LENGTH);
-    if (opts.retirePrevious) {
-      for (let i = this.#keys.length - 1; i >= 0; i--) {
-        if (this.#keys[i]!.alg === keyAlg) this.#keys.splice(i, 1);
-      }
-    }
-    this.#keys.push(key);
-    return { kid: key.kid };
+    return this.#keys.rotate(alg, { kidLength: this.jwksOptions.kidLength, retirePrevious: opts.retirePrevious });
   }
 
   /**
@@ -296,9 +154,7 @@ export class TestIssuer {
    * ```
    */
   removeKey(kid: string): void {
-    const index = this.#keys.findIndex((key) => key.kid === kid);
-    if (index < 0) throw new Error(`TestIssuer has no key with kid ${JSON.stringify(kid)}`);
-    this.#keys.splice(index, 1);
+    this.#keys.remove(kid);
   }
 
   /**
@@ -310,7 +166,7 @@ export class TestIssuer {
    * ```
    */
   keys(): { kid: string; alg: TestKeyAlgorithm }[] {
-    return this.#keys.map(({ kid, alg }) => ({ kid, alg }));
+    return this.#keys.list();
   }
 
   /**
@@ -324,8 +180,7 @@ export class TestIssuer {
    * ```
    */
   publicJwk(kid: string): JWK {
-    const key = this.#keyByKid(kid);
-    return { ...key.publicJwk, kid: key.kid, alg: key.alg, use: 'sig' };
+    return this.#keys.publicJwk(kid);
   }
 
   /**
@@ -339,7 +194,7 @@ export class TestIssuer {
    * ```
    */
   publicKeyPem(kid: string): string {
-    return this.#keyByKid(kid).publicKeyPem;
+    return this.#keys.publicKeyPem(kid);
   }
 
   /**
@@ -359,7 +214,7 @@ export class TestIssuer {
     if (mode !== 'error' && mode !== 'hang') {
       throw new TypeError(`takeJwksDown mode must be 'error' or 'hang', got ${String(mode)}`);
     }
-    this.#jwksOutage = mode;
+    this.#server.setJwksOutage(mode);
   }
 
   /**
@@ -372,7 +227,7 @@ export class TestIssuer {
    * ```
    */
   bringJwksUp(): void {
-    this.#jwksOutage = undefined;
+    this.#server.setJwksOutage(undefined);
   }
 
   /**
@@ -387,7 +242,7 @@ export class TestIssuer {
    * ```
    */
   get requests(): Readonly<{ jwks: number; discovery: number }> {
-    return Object.freeze({ ...this.#counters });
+    return this.#server.requests;
   }
 
   /**
@@ -400,7 +255,7 @@ export class TestIssuer {
    * ```
    */
   resetCounters(): void {
-    this.#counters = { jwks: 0, discovery: 0 };
+    this.#server.resetCounters();
   }
 
   /**
@@ -413,143 +268,6 @@ export class TestIssuer {
    * ```
    */
   close(): Promise<void> {
-    this.#closing ??= new Promise<void>((resolve, reject) => {
-      this.#server.close((err) => (err ? reject(err) : resolve()));
-      for (const socket of this.#sockets) socket.destroy();
-    });
-    return this.#closing;
+    return this.#server.close();
   }
-
-  #handle(req: IncomingMessage, res: ServerResponse): void {
-    const path = new URL(req.url ?? '/', this.origin).pathname;
-    const isDiscovery = path === this.#paths.openid || path === this.#paths.oauth;
-    const isJwks = path === this.#paths.jwks;
-    if (isDiscovery) this.#counters.discovery++;
-    if (isJwks) this.#counters.jwks++;
-    const served =
-      isJwks ||
-      (path === this.#paths.openid && (this.#discovery === 'openid' || this.#discovery === 'both')) ||
-      (path === this.#paths.oauth && (this.#discovery === 'oauth' || this.#discovery === 'both'));
-    if (!served) return sendJson(res, 404, { error: 'not_found' });
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return sendJson(res, 405, { error: 'method_not_allowed' }, { allow: 'GET, HEAD' });
-    }
-    if (isJwks) return this.#serveJwks(res);
-    sendJson(res, 200, this.#metadata());
-  }
-
-  #serveJwks(res: ServerResponse): void {
-    if (this.#jwksOutage === 'hang') return; // never answered; close() destroys the socket
-    if (this.#jwksOutage === 'error') {
-      return sendJson(res, 503, { error: 'temporarily_unavailable' }, { 'retry-after': '1' });
-    }
-    const { omitAlg, omitUse } = this.jwksOptions;
-    const keys = this.#keys.map((key) => ({
-      kty: key.publicJwk.kty,
-      kid: key.kid,
-      ...(omitUse ? {} : { use: 'sig' }),
-      ...(omitAlg ? {} : { alg: key.alg }),
-      ...key.publicJwk,
-    }));
-    sendJson(res, 200, { keys });
-  }
-
-  // OIDC Discovery 1.0 §3 required fields (RFC 8414 §2 is a subset); token and authorize endpoints are placeholders:
-  // TestIssuer issues tokens only through token(), so those paths answer 404.
-  #metadata(): Record<string, unknown> {
-    const base = `${this.origin}${this.#paths.base}`;
-    return {
-      issuer: this.issuer,
-      authorization_endpoint: `${base}/authorize`,
-      token_endpoint: `${base}/token`,
-      jwks_uri: this.jwksUri,
-      response_types_supported: ['code'],
-      subject_types_supported: ['public'],
-      grant_types_supported: ['authorization_code', 'client_credentials'],
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
-      id_token_signing_alg_values_supported: [...new Set(this.#keys.map((key) => key.alg))],
-    };
-  }
-
-  #requireDefaultAlg(): TestKeyAlgorithm {
-    if (!this.#defaultAlg) throw new Error('TestIssuer was started with algorithms: []; pass an alg');
-    return this.#defaultAlg;
-  }
-
-  #newestKey(alg: TestKeyAlgorithm): TestKey {
-    assertAlgorithm(alg);
-    const key = this.#keys.findLast((candidate) => candidate.alg === alg);
-    if (!key) throw new Error(`TestIssuer has no ${alg} key; list it in algorithms or call rotate('${alg}')`);
-    return key;
-  }
-
-  #keyByKid(kid: string): TestKey {
-    const key = this.#keys.find((candidate) => candidate.kid === kid);
-    if (!key) throw new Error(`TestIssuer has no key with kid ${JSON.stringify(kid)}`);
-    return key;
-  }
-
-  #signingKey(header: Record<string, unknown> | string, alg: TestKeyAlgorithm | undefined): TestKey {
-    if (alg !== undefined) return this.#newestKey(alg);
-    if (typeof header !== 'string') {
-      const named = this.#keys.find((key) => key.kid === header.kid);
-      if (named) return named;
-      if (isTestKeyAlgorithm(header.alg)) return this.#newestKey(header.alg);
-    }
-    return this.#newestKey(this.#requireDefaultAlg());
-  }
-}
-
-function resolveOptions(options: TestIssuerOptions): Required<TestIssuerOptions> {
-  const resolved = {
-    algorithms: [...(options.algorithms ?? DEFAULT_ALGORITHMS)],
-    audience: options.audience ?? 'api://gateway-test',
-    issuerPath: options.issuerPath ?? '',
-    discovery: options.discovery ?? 'openid',
-    host: options.host ?? '127.0.0.1',
-    jwksOptions: { ...options.jwksOptions },
-  };
-  resolved.algorithms.forEach(assertAlgorithm);
-  if (typeof resolved.audience !== 'string' || resolved.audience === '') {
-    throw new TypeError('audience must be a non-empty string');
-  }
-  if (resolved.issuerPath !== '' && !/^\/[^?#]*$/.test(resolved.issuerPath)) {
-    const got = JSON.stringify(resolved.issuerPath);
-    throw new TypeError(`issuerPath must be '' or start with '/' and have no query or fragment, got ${got}`);
-  }
-  if (!DISCOVERY_MODES.includes(resolved.discovery)) {
-    throw new TypeError(`discovery must be one of ${DISCOVERY_MODES.join(', ')}, got ${String(resolved.discovery)}`);
-  }
-  if (resolved.jwksOptions.kidLength !== undefined) randomKid(resolved.jwksOptions.kidLength); // throws if out of range
-  return resolved;
-}
-
-function assertAlgorithm(alg: unknown): asserts alg is TestKeyAlgorithm {
-  if (!isTestKeyAlgorithm(alg)) {
-    throw new TypeError(`unsupported algorithm ${String(alg)}; TestIssuer supports ${TEST_KEY_ALGORITHMS.join(', ')}`);
-  }
-}
-
-function mergeRemovingUndefined(
-  base: Record<string, unknown>,
-  overrides: Record<string, unknown> = {},
-): Record<string, unknown> {
-  const merged: Record<string, unknown> = { ...base, ...overrides };
-  for (const [name, value] of Object.entries(merged)) {
-    if (value === undefined) delete merged[name];
-  }
-  return merged;
-}
-
-// A URL needs brackets round IPv6; a wildcard listen address is reached through loopback.
-function urlHost(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::') return '[::1]';
-  return host.includes(':') ? `[${host}]` : host;
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
 }
