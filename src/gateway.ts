@@ -45,7 +45,6 @@ const SERVER_LIMITS = {
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { config, settings, log } = options;
   const metrics = options.metrics ?? new GatewayMetrics();
-  const trustedProxies = new TrustedProxies(config.trustProxy);
   const adapter = new FastifyAdapter({
     logger: false,
     trustProxy: false, // client addresses follow CONTRACT's trustProxy rule, in TrustedProxies
@@ -79,6 +78,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', (_request, _payload, done) => done(null));
   const readiness = app.get(Readiness);
+  const trustedProxies = app.get(TrustedProxies);
   registerRequestHooks(fastify, { trustedProxies, log, metrics, isDraining: () => readiness.draining });
 
   await app.listen({ port: settings.port, host: settings.host });

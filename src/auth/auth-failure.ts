@@ -28,6 +28,3 @@ export function authFailure(reason: AuthFailureReason, cause?: unknown): Gateway
   return new GatewayError('invalid_token', description, { errorDescription: description, reason }, { cause });
 }
 
-export function isAuthFailure(error: unknown): error is GatewayError {
-  return error instanceof GatewayError && error.code === 'invalid_token';
-}

@@ -4,7 +4,7 @@ import { VerifiedTokenCache } from './verified-token-cache.js';
 function principal(expiresAt: number, issuer = 'https://idp'): Principal {
   return { issuer, scopes: [], expiresAt, claims: {}, token: 't' };
 }
-const generation = () => 1;
+const generation = { generation: () => 1 };
 
 describe('VerifiedTokenCache', () => {
   it('returns a cached principal while unexpired and the key set is unchanged', () => {
@@ -24,7 +24,7 @@ describe('VerifiedTokenCache', () => {
   it('drops an entry when the issuer key set changed since it was verified', () => {
     const cache = new VerifiedTokenCache(10);
     cache.set('a', principal(1000), 1);
-    expect(cache.get('a', () => 2, 10, 0)).toBeUndefined();
+    expect(cache.get('a', { generation: () => 2 }, 10, 0)).toBeUndefined();
   });
 
   it('is bounded: the oldest entry goes first', () => {

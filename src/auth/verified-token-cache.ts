@@ -1,5 +1,10 @@
 import type { Principal } from './principal.js';
 
+/** Where the current key-set generation of an issuer is read (IssuerRegistry). */
+export interface KeySetGenerations {
+  generation(issuer: string): number;
+}
+
 interface Entry {
   readonly principal: Principal;
   readonly keyGeneration: number;
@@ -16,10 +21,10 @@ export class VerifiedTokenCache {
 
   constructor(private readonly maxEntries: number) {}
 
-  get(token: string, keyGeneration: (issuer: string) => number, nowSeconds: number, toleranceSeconds: number): Principal | undefined {
+  get(token: string, keySets: KeySetGenerations, nowSeconds: number, toleranceSeconds: number): Principal | undefined {
     const entry = this.entries.get(token);
     if (entry === undefined) return undefined;
-    if (entry.principal.expiresAt <= nowSeconds - toleranceSeconds || entry.keyGeneration !== keyGeneration(entry.principal.issuer)) {
+    if (entry.principal.expiresAt <= nowSeconds - toleranceSeconds || entry.keyGeneration !== keySets.generation(entry.principal.issuer)) {
       this.entries.delete(token);
       return undefined;
     }

@@ -1,6 +1,5 @@
 import { errors as joseErrors, jwtVerify } from 'jose';
 import type { AuthConfig, JwsAlgorithm } from '../config/gateway-config.js';
-import { GatewayError } from '../errors/gateway-error.js';
 import { authFailure, type AuthFailureReason } from './auth-failure.js';
 import { decodeJwt } from './decode-jwt.js';
 import type { IssuerRegistry } from './issuer-registry.js';
@@ -44,7 +43,7 @@ export class AccessTokenVerifier {
   async verify(token: string, mayRefetchKeys?: () => Promise<boolean>): Promise<Principal> {
     const now = this.options.nowSeconds();
     const tolerance = this.auth.clockToleranceSeconds;
-    const cached = this.cache.get(token, (iss) => this.issuers.generation(iss), now, tolerance);
+    const cached = this.cache.get(token, this.issuers, now, tolerance);
     if (cached) return cached;
 
     const { header, payload } = decodeJwt(token);

@@ -1,6 +1,7 @@
 import { Catch, HttpException, Inject, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LOGGER, type Logger } from '../observability/logger.js';
+import { errorLabel } from './error-label.js';
 import { GatewayError } from './gateway-error.js';
 import type { ProblemCode } from './problem-catalog.js';
 import { sendProblem } from './problem-response.js';
@@ -30,7 +31,7 @@ export class ProblemFilter implements ExceptionFilter {
     const requestId = request.gateway?.requestId ?? '-';
     if (reply.sent || reply.raw.headersSent) {
       // The upstream's answer had started: the only honest signal left is a cut connection.
-      this.log.warn({ requestId, error: describe(exception) }, 'response failed after it started');
+      this.log.warn({ requestId, error: errorLabel(exception) }, 'response failed after it started');
       reply.raw.destroy();
       return;
     }
@@ -39,13 +40,13 @@ export class ProblemFilter implements ExceptionFilter {
 
   private toGatewayError(exception: unknown, requestId: string): GatewayError {
     if (exception instanceof GatewayError) {
-      if (exception.code === 'internal') this.log.error({ requestId, error: describe(exception.cause) }, exception.detail);
+      if (exception.code === 'internal') this.log.error({ requestId, error: errorLabel(exception.cause) }, exception.detail);
       return exception;
     }
     const status = exception instanceof HttpException ? exception.getStatus() : statusOf(exception);
     const code = status !== undefined ? CODE_FOR_STATUS[status] : undefined;
     if (code) return new GatewayError(code, defaultDetail(code));
-    this.log.error({ requestId, error: describe(exception) }, 'unhandled error');
+    this.log.error({ requestId, error: errorLabel(exception) }, 'unhandled error');
     return new GatewayError('internal', 'An unexpected error occurred');
   }
 }
@@ -66,13 +67,4 @@ function defaultDetail(code: ProblemCode): string {
     default:
       return 'The request could not be processed';
   }
-}
-
-/** Error name and code only: messages of libraries may quote request data. */
-export function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return typeof code === 'string' ? `${error.name} (${code})` : error.name;
-  }
-  return typeof error;
 }

@@ -1,4 +1,6 @@
 import { Global, Module } from '@nestjs/common';
+import { GatewayConfig } from '../config/gateway-config.js';
+import { TrustedProxies } from '../request/client-address.js';
 import { RouteAccessResolver } from '../routing/route-access.js';
 import { RouteResolver } from '../routing/route-resolver.js';
 import { ProxyController } from './proxy.controller.js';
@@ -14,7 +16,9 @@ import { UpstreamPools } from './upstream-pools.js';
     { provide: RouteAccessResolver, useExisting: RouteResolver },
     ProxyService,
     UpstreamPools,
+    // One instance for the request hooks (client address) and the proxy (X-Forwarded-*).
+    { provide: TrustedProxies, inject: [GatewayConfig], useFactory: (config: GatewayConfig) => new TrustedProxies(config.trustProxy) },
   ],
-  exports: [RouteAccessResolver],
+  exports: [RouteAccessResolver, TrustedProxies],
 })
 export class ProxyModule {}

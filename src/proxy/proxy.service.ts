@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { pipeline, Writable, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { GatewayConfig, type RouteConfig } from '../config/gateway-config.js';
+import type { RouteConfig } from '../config/gateway-config.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { GatewayMetrics } from '../observability/metrics.js';
 import { Readiness } from '../observability/readiness.js';
@@ -30,17 +30,13 @@ type RequestBody = Readable | Buffer | undefined;
 /** Forwards one matched request to its upstream and streams the answer back. */
 @Injectable()
 export class ProxyService {
-  private readonly trustedProxies: TrustedProxies;
-
   constructor(
-    @Inject(GatewayConfig) config: GatewayConfig,
+    @Inject(TrustedProxies) private readonly trustedProxies: TrustedProxies,
     @Inject(UpstreamPools) private readonly pools: UpstreamPools,
     @Inject(GatewayMetrics) private readonly metrics: GatewayMetrics,
     @Inject(Readiness) private readonly readiness: Readiness,
     @Inject(ServiceTokenSource) private readonly tokens: ServiceTokenSource,
-  ) {
-    this.trustedProxies = new TrustedProxies(config.trustProxy);
-  }
+  ) {}
 
   async forward(request: FastifyRequest, reply: FastifyReply, match: RouteMatchResult): Promise<void> {
     const { route } = match;

@@ -1,5 +1,6 @@
 import type { RouteMatchResult } from '../routing/route-access.js';
 import type { Principal } from '../auth/principal.js';
+import type { ThrottleWindow } from '../config/gateway-config.js';
 import type { RateLimitState } from '../throttling/rate-limit.js';
 
 /** What the gateway learns about a request as it passes through; one per request. */
@@ -11,6 +12,8 @@ export interface RequestContext {
   principal?: Principal;
   /** Set by the throttler guard: every answer of a throttled route carries it. */
   rateLimit?: RateLimitState;
+  /** The throttle windows and hashed caller of this request, resolved once for every window slot. */
+  throttle?: { readonly windows: readonly ThrottleWindow[]; readonly callerHash: string };
 }
 
 declare module 'fastify' {

@@ -3,12 +3,11 @@ import { Reflector } from '@nestjs/core';
 import { InjectThrottlerOptions, InjectThrottlerStorage, ThrottlerGuard, type ThrottlerModuleOptions, type ThrottlerStorage } from '@nestjs/throttler';
 import type { ThrottlerRequest } from '@nestjs/throttler';
 import type { FastifyRequest } from 'fastify';
-import { createHash } from 'node:crypto';
 import { ACCESS_FROM_ROUTE_TABLE } from '../auth/decorators.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { GatewayMetrics } from '../observability/metrics.js';
 import { tighter } from './rate-limit.js';
-import { tracker } from './throttle-plan.js';
+import { ThrottlePlan } from './throttle-plan.js';
 import { ThrottleStorageUnavailable } from './window-store.js';
 
 /**
@@ -27,6 +26,7 @@ export class GatewayThrottlerGuard extends ThrottlerGuard {
     @InjectThrottlerStorage() storage: ThrottlerStorage,
     @Inject(Reflector) reflector: Reflector,
     @Inject(GatewayMetrics) private readonly metrics: GatewayMetrics,
+    @Inject(ThrottlePlan) private readonly plan: ThrottlePlan,
   ) {
     super(options, storage, reflector);
   }
@@ -35,15 +35,13 @@ export class GatewayThrottlerGuard extends ThrottlerGuard {
     return !this.reflector.getAllAndOverride<boolean>(ACCESS_FROM_ROUTE_TABLE, [context.getHandler(), context.getClass()]);
   }
 
+  /** The caller (issuer + client id, or address), hashed once per request by ThrottlePlan. */
   protected override async getTracker(request: Record<string, unknown>): Promise<string> {
-    const { principal, clientAddress } = (request as unknown as FastifyRequest).gateway;
-    return tracker(principal, clientAddress);
+    return this.plan.forRequest(request as unknown as FastifyRequest)?.callerHash ?? '-';
   }
 
-  protected override generateKey(context: ExecutionContext, caller: string, window: string): string {
+  protected override generateKey(context: ExecutionContext, callerHash: string, window: string): string {
     const route = context.switchToHttp().getRequest<FastifyRequest>().gateway.route?.route;
-    // Hashed: bounded key length whatever the issuer URL and client id are.
-    const callerHash = createHash('sha256').update(caller).digest('base64url').slice(0, 22);
     return `${route?.id ?? '-'}:${window}:${callerHash}`;
   }
 

@@ -1,3 +1,5 @@
+import type { FastifyRequest } from 'fastify';
+import { createHash } from 'node:crypto';
 import type { Principal } from '../auth/principal.js';
 import type { GatewayConfig, RouteConfig, ThrottleWindow } from '../config/gateway-config.js';
 
@@ -21,6 +23,22 @@ export class ThrottlePlan {
       ...Object.values(config.throttle.clients).map((windows) => windows.length),
     ];
     this.maxWindows = Math.max(1, ...counts);
+  }
+
+  /**
+   * The request's windows and hashed caller, memoised on the request: the
+   * throttler asks for them per window slot (skipIf, limit, ttl, key).
+   */
+  forRequest(request: FastifyRequest): { readonly windows: readonly ThrottleWindow[]; readonly callerHash: string } | undefined {
+    const context = request.gateway;
+    if (context.throttle) return context.throttle;
+    const route = context.route?.route;
+    if (!route) return undefined;
+    const caller = tracker(context.principal, context.clientAddress);
+    // Hashed: a bounded key length whatever the issuer URL and client id are.
+    const callerHash = createHash('sha256').update(caller).digest('base64url').slice(0, 22);
+    context.throttle = { windows: this.windowsFor(route, context.principal), callerHash };
+    return context.throttle;
   }
 
   windowsFor(route: RouteConfig, principal: Principal | undefined): readonly ThrottleWindow[] {

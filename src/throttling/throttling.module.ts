@@ -65,10 +65,8 @@ function windowStore({ config, settings, log, metrics }: ThrottlingOptions): Win
 }
 
 function windowSlot(plan: ThrottlePlan, slot: number): ThrottlerOptions {
-  const windowOf = (context: ExecutionContext): ThrottleWindow | undefined => {
-    const { route, principal } = context.switchToHttp().getRequest<FastifyRequest>().gateway;
-    return route ? plan.windowsFor(route.route, principal)[slot] : undefined;
-  };
+  const windowOf = (context: ExecutionContext): ThrottleWindow | undefined =>
+    plan.forRequest(context.switchToHttp().getRequest<FastifyRequest>())?.windows[slot];
   return {
     name: `w${slot}`,
     ttl: (context) => (windowOf(context)?.ttlSeconds ?? 1) * 1000,

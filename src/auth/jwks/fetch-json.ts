@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import { errorLabel } from '../../errors/error-label.js';
 
 export interface FetchJsonOptions {
   readonly timeoutMs: number;
@@ -27,7 +28,7 @@ export async function fetchJson(url: string, options: FetchJsonOptions): Promise
       bodyTimeout: options.timeoutMs,
     });
   } catch (error) {
-    throw new FetchJsonError(`GET ${shown} failed: ${describe(error)}`, { cause: error });
+    throw new FetchJsonError(`GET ${shown} failed: ${errorLabel(error)}`, { cause: error });
   }
   const { statusCode, body } = response;
   if (statusCode !== 200) {
@@ -48,7 +49,7 @@ export async function fetchJson(url: string, options: FetchJsonOptions): Promise
     }
   } catch (error) {
     if (error instanceof FetchJsonError) throw error;
-    throw new FetchJsonError(`GET ${shown}: reading the response failed: ${describe(error)}`, { cause: error });
+    throw new FetchJsonError(`GET ${shown}: reading the response failed: ${errorLabel(error)}`, { cause: error });
   }
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -61,12 +62,4 @@ export async function fetchJson(url: string, options: FetchJsonOptions): Promise
 export function withoutQuery(url: string): string {
   const cut = url.search(/[?#]/);
   return cut < 0 ? url : url.slice(0, cut);
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return typeof code === 'string' ? code : error.name;
-  }
-  return 'unknown error';
 }

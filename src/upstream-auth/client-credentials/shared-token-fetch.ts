@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ServiceToken, SharedTokenStore } from './service-token.js';
-import { errorName } from './token-fetch-failure.js';
+import { errorLabel } from '../../errors/error-label.js';
 import { isUsable, isWellFormed } from './token-lifetime.js';
 
 /** Lock lifetime for one replica's fetch. */
@@ -104,7 +104,7 @@ export class SharedTokenFetch {
     try {
       return await run();
     } catch (error) {
-      const fields = { client: name, operation, error: errorName(error) };
+      const fields = { client: name, operation, error: errorLabel(error) };
       this.timing.log.warn(fields, 'shared token store failed; going on without it');
       return fallback;
     }

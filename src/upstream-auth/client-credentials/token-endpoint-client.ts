@@ -2,6 +2,7 @@ import { request } from 'undici';
 import type { ClientConfig } from '../../config/gateway-config.js';
 import { CLIENT_ASSERTION_TYPE, type AssertionSigner } from './client-assertion.js';
 import { ServiceTokenError } from './service-token.js';
+import { errorLabel } from '../../errors/error-label.js';
 
 /** Whole-request deadline of one token request (connect, headers and body). */
 export const TOKEN_REQUEST_TIMEOUT_MS = 5_000;
@@ -217,10 +218,7 @@ function bodyProblem(body: Exclude<BodyResult, { kind: 'ok' }>, maxBytes: number
 }
 
 function networkProblem(error: unknown, signal: AbortSignal, timeoutMs: number): string {
-  if (signal.aborted) return `timed out after ${timeoutMs} ms`;
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') return code;
-  return error instanceof Error ? error.name : 'unknown error';
+  return signal.aborted ? `timed out after ${timeoutMs} ms` : errorLabel(error);
 }
 
 function failure(name: string, retryable: boolean, problem: string, oauthError?: string): ServiceTokenError {
