@@ -14,25 +14,14 @@ import {
   unsecuredToken,
   validClaims,
 } from './support/attacks.js';
+import { AUTH_FAILURES } from '../src/auth/auth-failure.js';
 import { expectProblem } from './support/expect-problem.js';
 import { startTestGateway, type TestGateway, type TestRoute } from './support/gateway.js';
 import { startUpstream, type TestUpstream } from './support/upstream.js';
 
-/** The fixed error_description texts callers see (src/auth/auth-failure.ts), written out so a change shows here. */
-const DESCRIPTION = {
-  malformed: 'The access token is malformed',
-  too_large: 'The access token is too large',
-  alg_not_allowed: 'The token algorithm is not allowed',
-  unknown_kid: 'The token signing key is unknown',
-  bad_signature: 'The token signature is invalid',
-  issuer: 'The token issuer is not trusted',
-  audience: 'The token audience is not accepted',
-  expired: 'The access token expired',
-  not_yet_valid: 'The access token is not yet valid',
-  typ: 'The token type is not at+jwt',
-  crit: 'The token has unsupported critical header parameters',
-  identity: 'The token subject or client id cannot be forwarded',
-} as const;
+// The fixed error_description texts callers see; src/errors/problem-catalog.spec.ts pins
+// each of them to the README, so a changed text fails there as well as here.
+const DESCRIPTION = AUTH_FAILURES;
 type Reason = keyof typeof DESCRIPTION;
 
 const MISSING_TOKEN_CHALLENGE = 'Bearer realm="gateway"';

@@ -379,37 +379,23 @@ describe('the headers an upstream gets', () => {
   });
 
   describe('X-Forwarded-*', () => {
-    it('X-Forwarded-For is the connection address; an untrusted caller’s own chain is dropped', async () => {
-      const res = await fetch(`${gw.url}/open/xff`, { headers: { 'x-forwarded-for': '203.0.113.9, 198.51.100.2' } });
+    const CHAIN: [string, string][] = [['X-Forwarded-For', '203.0.113.9, 198.51.100.2']];
+    it.each([
+      { name: 'X-Forwarded-For is the connection address; an untrusted caller’s own chain is dropped', trusted: false, headers: CHAIN, forwarded: '127.0.0.1' },
+      { name: 'no X-Forwarded-For sent → the connection address', trusted: false, headers: [], forwarded: '127.0.0.1' },
+      { name: 'trustProxy [127.0.0.1]: the chain is kept and extended with the connection address', trusted: true, headers: CHAIN, forwarded: '203.0.113.9, 198.51.100.2, 127.0.0.1' },
+      {
+        name: 'trustProxy [127.0.0.1], repeated X-Forwarded-For headers: one chain, in order, extended',
+        trusted: true,
+        headers: [['X-Forwarded-For', '203.0.113.9'], ['X-Forwarded-For', '198.51.100.2']] as [string, string][],
+        forwarded: '203.0.113.9, 198.51.100.2, 127.0.0.1',
+      },
+      { name: 'trustProxy [127.0.0.1], no chain sent → the connection address', trusted: true, headers: [], forwarded: '127.0.0.1' },
+    ])('$name', async ({ trusted, headers, forwarded }) => {
+      // Sent byte for byte, so repeated header lines stay repeated.
+      const res = await rawRequest((trusted ? trusting : gw).url, { target: '/open/xff', headers });
       expect(res.status).toBe(200);
-      expect(up.requests[0]!.headers['x-forwarded-for']).toBe('127.0.0.1');
-    });
-
-    it('no X-Forwarded-For sent → the connection address', async () => {
-      const res = await fetch(`${gw.url}/open/xff`);
-      expect(res.status).toBe(200);
-      expect(up.requests[0]!.headers['x-forwarded-for']).toBe('127.0.0.1');
-    });
-
-    it('trustProxy [127.0.0.1]: the chain is kept and extended with the connection address', async () => {
-      const res = await fetch(`${trusting.url}/open/xff`, { headers: { 'x-forwarded-for': '203.0.113.9, 198.51.100.2' } });
-      expect(res.status).toBe(200);
-      expect(up.requests[0]!.headers['x-forwarded-for']).toBe('203.0.113.9, 198.51.100.2, 127.0.0.1');
-    });
-
-    it('trustProxy [127.0.0.1], repeated X-Forwarded-For headers: one chain, in order, extended', async () => {
-      const res = await rawRequest(trusting.url, {
-        target: '/open/xff',
-        headers: [['X-Forwarded-For', '203.0.113.9'], ['X-Forwarded-For', '198.51.100.2']],
-      });
-      expect(res.status).toBe(200);
-      expect(up.requests[0]!.headers['x-forwarded-for']).toBe('203.0.113.9, 198.51.100.2, 127.0.0.1');
-    });
-
-    it('trustProxy [127.0.0.1], no chain sent → the connection address', async () => {
-      const res = await fetch(`${trusting.url}/open/xff`);
-      expect(res.status).toBe(200);
-      expect(up.requests[0]!.headers['x-forwarded-for']).toBe('127.0.0.1');
+      expect(up.requests[0]!.headers['x-forwarded-for']).toBe(forwarded);
     });
 
     it('X-Forwarded-Proto is http on a plain connection, whatever an untrusted caller claims', async () => {
