@@ -13,6 +13,14 @@ import { startUpstream, type TestUpstream } from './support/upstream.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SMALL_LIMIT = 1024;
+/** Hop-by-hop request header lines a caller may send; none may reach the upstream. */
+const HOP_BY_HOP_LINES: [string, string][] = [
+  ['TE', 'trailers'],
+  ['Trailer', 'X-Sum'],
+  ['Upgrade', 'h2c'],
+  ['Proxy-Authorization', 'Basic cHJveHk6c2VjcmV0'],
+  ['Proxy-Connection', 'keep-alive'],
+];
 
 /** An upstream that records a request as it arrives (not only once complete), for body-limit and streaming tests. */
 interface ArrivingRequest {
@@ -311,11 +319,7 @@ describe('the headers an upstream gets', () => {
         ['Connection', 'close, X-Hop'],
         ['X-Hop', 'only-this-hop'],
         ['Keep-Alive', 'timeout=5'],
-        ['TE', 'trailers'],
-        ['Trailer', 'X-Sum'],
-        ['Upgrade', 'h2c'],
-        ['Proxy-Authorization', 'Basic cHJveHk6c2VjcmV0'],
-        ['Proxy-Connection', 'keep-alive'],
+        ...HOP_BY_HOP_LINES,
       ],
     });
     expect(res.status).toBe(200);
@@ -521,11 +525,7 @@ describe('the headers an upstream gets', () => {
           ['X-Second', 'hop'],
           ['X-Kept', 'end-to-end'],
           ['Keep-Alive', 'timeout=5, max=100'],
-          ['TE', 'trailers'],
-          ['Trailer', 'X-Sum'],
-          ['Upgrade', 'h2c'],
-          ['Proxy-Authorization', 'Basic cHJveHk6c2VjcmV0'],
-          ['Proxy-Connection', 'keep-alive'],
+          ...HOP_BY_HOP_LINES,
         ],
       });
       expect(res.status).toBe(200);

@@ -259,22 +259,30 @@ describe('readiness with two issuers, one of them down', () => {
   }, 20_000);
 });
 
+/** A gateway with one public route to the shared upstream, for the shutdown tests. */
+function startSlowRouteGateway(): Promise<TestGateway> {
+  return startTestGateway({ issuers: [issuer], routes: [{ id: 'slow', pathPrefix: '/slow', upstream: up.url, public: true }] });
+}
+
+/** A promise the test opens when it chooses: the upstream's held answer waits on it. */
+function gate(): { released: Promise<void>; release: () => void } {
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  return { released, release };
+}
+
 describe('graceful shutdown', () => {
   let draining: TestGateway;
   let closed = false;
 
   beforeAll(async () => {
-    draining = await startTestGateway({
-      issuers: [issuer],
-      routes: [{ id: 'slow', pathPrefix: '/slow', upstream: up.url, public: true }],
-    });
+    draining = await startSlowRouteGateway();
   });
   afterAll(() => (closed ? undefined : draining?.close()));
 
   // Real time: the shutdown delay is what is tested.
   it('shutdown(delay, drain): /readyz 503 during the delay while requests are still served; then an in-flight request finishes with 200', async () => {
-    let release: () => void = () => undefined;
-    const released = new Promise<void>((resolve) => (release = resolve));
+    const { released, release } = gate();
     up.handle((req, res) => {
       if (req.url === '/slow/held') {
         void released.then(() => res.end('finished late'));
@@ -311,18 +319,14 @@ describe('graceful shutdown ends when the last in-flight request does', () => {
   let closed = false;
 
   beforeAll(async () => {
-    draining = await startTestGateway({
-      issuers: [issuer],
-      routes: [{ id: 'slow', pathPrefix: '/slow', upstream: up.url, public: true }],
-    });
+    draining = await startSlowRouteGateway();
   });
   afterAll(() => (closed ? undefined : draining?.close()));
 
   // drainSeconds is how long in-flight requests may take, not a fixed wait: a keep-alive caller
   // whose request finished must not hold the shutdown open until the drain deadline.
   it('shutdown(0, 3000) with one keep-alive request in flight resolves within 1 s of its answer (drain 3 s)', async () => {
-    let release: () => void = () => undefined;
-    const released = new Promise<void>((resolve) => (release = resolve));
+    const { released, release } = gate();
     up.handle((_req, res) => {
       void released.then(() => res.end('done'));
     });
