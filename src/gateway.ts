@@ -1,12 +1,14 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { AppModule } from './app.module.js';
-import type { GatewayConfig, RuntimeSettings } from './config/gateway-config.js';
+import { HTTP_METHODS, type GatewayConfig, type RuntimeSettings } from './config/gateway-config.js';
 import { GatewayError } from './errors/gateway-error.js';
 import { sendProblem } from './errors/problem-response.js';
-import { problemType } from './errors/problem-catalog.js';
+import { PROBLEMS, problemType, type ProblemCode } from './errors/problem-catalog.js';
 import { randomUUID } from 'node:crypto';
 import { NestPinoLogger } from './observability/nest-logger.js';
 import type { Logger } from './observability/logger.js';
@@ -80,6 +82,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const readiness = app.get(Readiness);
   const trustedProxies = app.get(TrustedProxies);
   registerRequestHooks(fastify, { trustedProxies, log, metrics, isDraining: () => readiness.draining });
+  fastify.server.on('connect', answerConnect);
 
   await app.listen({ port: settings.port, host: settings.host });
   const address = fastify.server.address();
@@ -111,17 +114,38 @@ function answerUnparsableRequest(error: Error & { code?: string }, socket: Socke
   }
   const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const title = status === 431 ? 'Request header fields too large' : status === 408 ? 'Request timeout' : 'Bad request';
-  const requestId = randomUUID();
-  const body = JSON.stringify({
-    type: problemType('bad_request'),
-    title,
-    status,
-    detail: 'The request could not be parsed as HTTP',
-    requestId,
+  writeRawProblem(socket, { status, title, code: 'bad_request', detail: 'The request could not be parsed as HTTP' });
+}
+
+/**
+ * CONNECT never reaches Fastify (Node hands it to the server's 'connect' event, which
+ * would otherwise cut the connection without a word): 405, like TRACE on a route.
+ */
+function answerConnect(_request: IncomingMessage, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  writeRawProblem(socket, {
+    status: 405,
+    title: PROBLEMS.method_not_allowed.title,
+    code: 'method_not_allowed',
+    detail: 'The gateway does not tunnel CONNECT requests',
+    extraHeaders: `allow: ${HTTP_METHODS.join(', ')}\r\n`,
   });
+}
+
+/** A problem+json answer written straight to a socket Fastify never saw, then the connection ends. */
+function writeRawProblem(
+  socket: Duplex,
+  problem: { status: number; title: string; code: ProblemCode; detail: string; extraHeaders?: string },
+): void {
+  const requestId = randomUUID();
+  const { status, title } = problem;
+  const body = JSON.stringify({ type: problemType(problem.code), title, status, detail: problem.detail, requestId });
   socket.end(
     `HTTP/1.1 ${status} ${title}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+      `x-request-id: ${requestId}\r\n${problem.extraHeaders ?? ''}connection: close\r\n\r\n${body}`,
   );
 }
 

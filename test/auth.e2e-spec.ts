@@ -408,7 +408,42 @@ describe('time claims (clock tolerance 30 s)', () => {
     { name: 'exp as a string', reason: 'malformed', token: () => goodToken({ claims: { exp: String(now() + 300) } }) },
     { name: 'nbf as a string', reason: 'malformed', token: () => goodToken({ claims: { nbf: String(now() - 60) } }) },
     { name: 'iat as a string', reason: 'malformed', token: () => goodToken({ claims: { iat: String(now()) } }) },
+    // Issue #8: JSON.parse reads 1e309 as Infinity, a token that never expired.
+    ...numericDateOverflows(),
   ];
+  /** exp/nbf/iat written verbatim into the payload JSON: values JSON.stringify cannot produce. */
+  function numericDateOverflows(): Attack[] {
+    const withDates = (dates: { exp?: string; nbf?: string; iat?: string }) => () => {
+      const n = now();
+      const json = (name: 'exp' | 'nbf' | 'iat', fallback: number) => `"${name}":${dates[name] ?? fallback}`;
+      const payload =
+        `{"iss":${JSON.stringify(issuer.issuer)},"aud":${JSON.stringify(issuer.audience)},"sub":"a","scope":"orders:read",` +
+        `${json('iat', n)},${json('nbf', n - 10)},${json('exp', n + 300)}}`;
+      return issuer.sign({ kid: kidOf(issuer, 'RS256') }, payload, 'RS256');
+    };
+    return [
+      { name: 'exp 1e309 (Infinity: never expires)', reason: 'malformed', token: withDates({ exp: '1e309' }) },
+      { name: 'exp -1e309', reason: 'malformed', token: withDates({ exp: '-1e309' }) },
+      { name: 'exp null', reason: 'malformed', token: withDates({ exp: 'null' }) },
+      { name: 'exp true', reason: 'malformed', token: withDates({ exp: 'true' }) },
+      { name: 'exp as an array', reason: 'malformed', token: withDates({ exp: `[${now() + 300}]` }) },
+      { name: 'nbf -1e309', reason: 'malformed', token: withDates({ nbf: '-1e309' }) },
+      { name: 'nbf 1e309', reason: 'malformed', token: withDates({ nbf: '1e309' }) },
+      { name: 'nbf null', reason: 'malformed', token: withDates({ nbf: 'null' }) },
+      { name: 'iat -1e309', reason: 'malformed', token: withDates({ iat: '-1e309' }) },
+      { name: 'iat 1e309', reason: 'malformed', token: withDates({ iat: '1e309' }) },
+      { name: 'iat false', reason: 'malformed', token: withDates({ iat: 'false' }) },
+    ];
+  }
+
+  it('control: NumericDates written verbatim as plain and exponent numbers → 200', async () => {
+    const n = now();
+    const payload =
+      `{"iss":${JSON.stringify(issuer.issuer)},"aud":${JSON.stringify(issuer.audience)},"sub":"a","scope":"orders:read",` +
+      `"iat":${n}.5,"nbf":${n - 10},"exp":${(n + 300) / 1e9}e9}`;
+    await expectAccepted(await send(ORDERS, await issuer.sign({ kid: kidOf(issuer, 'RS256') }, payload, 'RS256')));
+  });
+
   it.each(badTimes)('$name → 401 $reason, upstream not reached', async ({ token, reason }) => {
     const forged = await token();
     await expectInvalidToken(await send(ORDERS, forged), reason, forged);

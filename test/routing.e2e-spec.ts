@@ -153,6 +153,56 @@ describe('no route, wrong method', () => {
   });
 });
 
+describe('TRACE is never forwarded (issue #8: an echoing upstream returns the service token)', () => {
+  it('TRACE on a route without methods → 405 with every other method in Allow, no upstream reached', async () => {
+    const res = await send('/api/things/7', { token: tokens.all, method: 'TRACE' });
+    await expectProblem(asFetchResponse(res), {
+      status: 405,
+      code: 'method_not_allowed',
+      allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS',
+    });
+    expect(hits()).toEqual(NO_HITS);
+  });
+
+  it('TRACE on a public route without methods → 405, no upstream reached', async () => {
+    const res = await send('/svc/orders/1', { method: 'TRACE' });
+    await expectProblem(asFetchResponse(res), {
+      status: 405,
+      code: 'method_not_allowed',
+      allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS',
+    });
+    expect(hits()).toEqual(NO_HITS);
+  });
+
+  it('TRACE on a route with methods → 405 Allow "GET, POST"', async () => {
+    const res = await send('/api/orders/7', { token: tokens.all, method: 'TRACE' });
+    await expectProblem(asFetchResponse(res), { status: 405, code: 'method_not_allowed', allow: 'GET, POST' });
+    expect(hits()).toEqual(NO_HITS);
+  });
+
+  it("TRACK never reaches an upstream (Node's parser refuses it: 400)", async () => {
+    const res = await send('/api/things/7', { token: tokens.all, method: 'TRACK' });
+    await expectProblem(asFetchResponse(res), { status: 400, code: 'bad_request' });
+    expect(hits()).toEqual(NO_HITS);
+  });
+
+  it('CONNECT is answered 405 (not cut silently) and reaches no upstream', async () => {
+    const res = await send('127.0.0.1:443', { token: tokens.all, method: 'CONNECT' });
+    await expectProblem(asFetchResponse(res), {
+      status: 405,
+      code: 'method_not_allowed',
+      allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS',
+    });
+    expect(hits()).toEqual(NO_HITS);
+  });
+
+  it('positive control: PUT on the same route without methods → 200', async () => {
+    const res = await send('/api/things/7', { token: tokens.all, method: 'PUT' });
+    expect(res.status).toBe(200);
+    expect(hits()).toEqual(onlyHit('api'));
+  });
+});
+
 describe('HEAD and OPTIONS route like any method', () => {
   it.each(['HEAD', 'OPTIONS', 'POST'])('%s on a GET-only route → 405 Allow "GET", no upstream reached', async (method) => {
     const res = await send('/reports/daily', { method });

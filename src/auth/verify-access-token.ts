@@ -47,6 +47,7 @@ export class AccessTokenVerifier {
     if (cached) return cached;
 
     const { header, payload } = decodeJwt(token);
+    if (!hasFiniteNumericDates(payload)) throw authFailure('malformed');
     const issuerState = typeof payload.iss === 'string' ? this.issuers.get(payload.iss) : undefined;
     if (issuerState === undefined) throw authFailure('issuer');
     const { config: issuer, keys } = issuerState;
@@ -73,13 +74,25 @@ export class AccessTokenVerifier {
     }
     // jose checks `iat` only together with maxTokenAge; CONTRACT refuses a future `iat` like `nbf`.
     if (typeof payload.iat === 'number' && payload.iat > now + tolerance) throw authFailure('not_yet_valid');
-    if (payload.iat !== undefined && typeof payload.iat !== 'number') throw authFailure('malformed');
 
     const principal = toPrincipal(issuer.issuer, payload, token);
     this.cache.set(token, principal, generation);
     return principal;
   }
 }
+
+/**
+ * RFC 7519 §2: a NumericDate is a number, and CONTRACT wants it finite. JSON.parse reads
+ * `1e309` as Infinity, which jose takes for a number: a token that would never expire.
+ */
+function hasFiniteNumericDates(payload: Record<string, unknown>): boolean {
+  for (const claim of NUMERIC_DATE_CLAIMS) {
+    const value = payload[claim];
+    if (value !== undefined && !Number.isFinite(value)) return false;
+  }
+  return true;
+}
+const NUMERIC_DATE_CLAIMS = ['exp', 'nbf', 'iat'] as const;
 
 function toPrincipal(issuer: string, claims: Record<string, unknown>, token: string): Principal {
   const subject = headerSafe(claims.sub);

@@ -112,6 +112,23 @@ describe('RouteTable', () => {
     });
   });
 
+  describe('TRACE is never forwarded (an echoing upstream would return the service token)', () => {
+    const table = new RouteTable([route('any', '/any'), route('listed', '/listed', ['GET', 'POST'])]);
+    it.each(['TRACE', 'TRACK', 'CONNECT'])('%s on a route without methods → 405 listing every other method', (method) => {
+      expect(table.match(method, ['any'])).toEqual({
+        kind: 'method_not_allowed',
+        allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS',
+      });
+    });
+    it('TRACE on a route with methods → 405 with its methods', () => {
+      expect(table.match('TRACE', ['listed', 'x'])).toEqual({ kind: 'method_not_allowed', allow: 'GET, POST' });
+    });
+    it('other unlisted methods still reach a route without methods (positive control)', () => {
+      expect(routeOf(table, 'PROPFIND', '/any/x')).toBe('any/1');
+      expect(routeOf(table, 'GET', '/any')).toBe('any/1');
+    });
+  });
+
   it('returns the route object and keeps the routes list', () => {
     const orders = route('orders', '/api/orders', ['GET']);
     const single = new RouteTable([orders]);

@@ -1,4 +1,4 @@
-import type { RouteConfig } from '../config/gateway-config.js';
+import { HTTP_METHODS, type RouteConfig } from '../config/gateway-config.js';
 import { normalizePath } from '../request/normalize-path.js';
 
 /** The outcome of routing one request. */
@@ -25,6 +25,14 @@ interface TrieNode {
 }
 
 const NOT_FOUND: RouteMatch = Object.freeze({ kind: 'not_found' });
+
+/**
+ * Never forwarded, whatever a route's `methods` say (CONTRACT "What an upstream sees"): an
+ * upstream that echoes TRACE (Apache's default) would hand the caller the gateway's service
+ * token. Node's parser already refuses TRACK and CONNECT; they are listed so no other server
+ * underneath can change that.
+ */
+const NEVER_FORWARDED = new Set(['TRACE', 'TRACK', 'CONNECT']);
 
 /**
  * Longest-prefix routing by whole segments, case-insensitive (CONTRACT "What a caller sees":
@@ -62,7 +70,10 @@ export class RouteTable {
       if (node.endpoint !== undefined) best = node.endpoint;
     }
     if (best === undefined) return NOT_FOUND;
-    return best.byMethod.get(method) ?? best.anyMethod ?? best.notAllowed;
+    const claimed = best.byMethod.get(method);
+    if (claimed !== undefined) return claimed;
+    if (best.anyMethod !== undefined && !NEVER_FORWARDED.has(method)) return best.anyMethod;
+    return best.notAllowed;
   }
 
   #add(route: RouteConfig): void {
@@ -91,12 +102,10 @@ export class RouteTable {
       route,
       prefixSegments: prefix.matchSegments.length,
     });
-    if (route.methods === undefined) {
-      endpoint.anyMethod = matched;
-      return;
-    }
-    for (const method of route.methods) {
-      if (!endpoint.byMethod.has(method)) endpoint.byMethod.set(method, matched);
+    if (route.methods === undefined) endpoint.anyMethod = matched;
+    // A route without `methods` allows every method but TRACE: its 405 (for TRACE) lists them all.
+    for (const method of route.methods ?? HTTP_METHODS) {
+      if (route.methods !== undefined && !endpoint.byMethod.has(method)) endpoint.byMethod.set(method, matched);
       if (!endpoint.allowed.includes(method)) endpoint.allowed.push(method);
     }
     endpoint.notAllowed = Object.freeze({ kind: 'method_not_allowed', allow: endpoint.allowed.join(', ') });
