@@ -341,6 +341,35 @@ describe('the headers an upstream gets', () => {
     });
   });
 
+  describe('headers by which a proxy vouches for the client or the URL (issue #8)', () => {
+    // CONTRACT's list, each also as a CGI-style `_` spelling and in odd case.
+    const contractList = [
+      'Forwarded', 'X-Real-IP', 'True-Client-IP', 'X-Client-IP', 'CF-Connecting-IP', 'Fastly-Client-IP',
+      'X-Cluster-Client-IP', 'X-Forwarded-Port', 'X-Forwarded-Prefix', 'X-Forwarded-Server',
+      'X-Forwarded-Scheme', 'X-Forwarded-Ssl', 'X-Original-Host', 'X-Host',
+    ];
+    const beyondContract = [
+      'X-Forwarded', 'X-Forwarded-Uri', 'X-Forwarded-Path', 'X-Forwarded-Protocol', 'X-Forwarded-By',
+      'X-Original-Forwarded-For', 'X-Original-URI', 'X-Originating-IP', 'X-Remote-IP', 'X-Remote-Addr',
+      'Client-IP', 'X-ProxyUser-Ip', 'X-Url-Scheme', 'Front-End-Https', 'X-Envoy-External-Address', 'X-Envoy-Original-Path',
+    ];
+    const spellings = (name: string) => [name, name.replaceAll('-', '_'), name.toUpperCase()];
+    const lines = (names: string[]) => names.flatMap(spellings).map((name) => [name, '203.0.113.66'] as [string, string]);
+
+    it.each([
+      { name: "CONTRACT's list", names: contractList },
+      { name: 'the same kind of header beyond it', names: beyondContract },
+    ])('$name: none reaches the upstream, whatever the spelling', async ({ names }) => {
+      const res = await rawRequest(gw.url, { target: '/echo/vouch', headers: [['Authorization', `Bearer ${token}`], ['X-Kept', 'yes'], ...lines(names)] });
+      expect(res.status).toBe(200);
+      expect(up.requests).toHaveLength(1);
+      const got = up.requests[0]!.headers;
+      for (const name of names.flatMap(spellings)) expect(got[name.toLowerCase()]).toBeUndefined();
+      expect(got['x-kept']).toBe('yes'); // positive control: other headers pass as sent
+      expect(got['x-forwarded-for']).toBe('127.0.0.1');
+    });
+  });
+
   describe('X-Request-Id', () => {
     const sane = [
       { name: 'plain', id: 'abc' },

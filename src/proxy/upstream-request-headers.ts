@@ -21,11 +21,52 @@ const REPLACED = new Set([
   'x-forwarded-for',
   'x-forwarded-proto',
   'x-forwarded-host',
-  'forwarded', // RFC 7239: would contradict the X-Forwarded-* the gateway sets
   'x-request-id',
   // Node's server has already answered `Expect: 100-continue` to the caller, and undici
   // refuses to send an `expect` header at all (NotSupportedError), so it cannot be forwarded.
   'expect',
+]);
+
+/**
+ * Headers by which a proxy vouches for the client or the original URL (CONTRACT "What an
+ * upstream sees"). Upstreams feed them to allow-lists, audit logs and redirect URLs; the
+ * gateway states the client in X-Forwarded-* and is the only proxy the upstream believes, so
+ * these go whoever sent them, trusted proxies included. The first group is CONTRACT's list;
+ * the second, the same kind of header read by other common servers (nginx, Envoy, Rails,
+ * IIS/ARR, Akamai), removed for the same reason.
+ */
+export const PROXY_VOUCHED = new Set([
+  'forwarded', // RFC 7239: would contradict the X-Forwarded-* the gateway sets
+  'x-real-ip',
+  'true-client-ip',
+  'x-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-cluster-client-ip',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-server',
+  'x-forwarded-scheme',
+  'x-forwarded-ssl',
+  'x-original-host',
+  'x-host',
+  // Beyond CONTRACT's list:
+  'x-forwarded',
+  'x-forwarded-uri',
+  'x-forwarded-path',
+  'x-forwarded-protocol',
+  'x-forwarded-by',
+  'x-original-forwarded-for',
+  'x-original-uri',
+  'x-originating-ip',
+  'x-remote-ip',
+  'x-remote-addr',
+  'client-ip',
+  'x-proxyuser-ip',
+  'x-url-scheme',
+  'front-end-https',
+  'x-envoy-external-address',
+  'x-envoy-original-path',
 ]);
 
 /**
@@ -39,13 +80,13 @@ function notForwarded(lowerName: string): boolean {
   // CGI-style servers (Rack, PHP, WSGI) read `X_Auth_Subject` as `X-Auth-Subject`: compare with `_` as `-`.
   const name = lowerName.includes('_') ? lowerName.replaceAll('_', '-') : lowerName;
   // Identity headers come only from the verified token: a caller's own X-Auth-* is removed.
-  return REPLACED.has(name) || OVERRIDES.has(name) || name.startsWith('x-auth-');
+  return REPLACED.has(name) || PROXY_VOUCHED.has(name) || OVERRIDES.has(name) || name.startsWith('x-auth-');
 }
 
 /**
  * The headers the upstream gets: the caller's end-to-end headers (`content-length` included),
- * less `Host`, `Authorization`, `Forwarded`, `X-Forwarded-*` (for/proto/host), `X-Request-Id`,
- * `Expect` and any `X-Auth-*`; then the gateway's own `X-Request-Id`, `X-Forwarded-For`,
+ * less `Host`, `Authorization`, `X-Forwarded-*` (for/proto/host), `X-Request-Id`, `Expect`, any
+ * `X-Auth-*` and every header of PROXY_VOUCHED (`Forwarded`, `X-Real-IP`…); then the gateway's own `X-Request-Id`, `X-Forwarded-For`,
  * `X-Forwarded-Proto`, `X-Forwarded-Host`, `Authorization` and, for a verified caller,
  * `X-Auth-Subject`, `X-Auth-Client-Id` and `X-Auth-Scopes` (space-separated; omitted when there
  * are no scopes). Incoming names must be lower-case, as Node gives them.
