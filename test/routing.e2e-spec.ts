@@ -284,6 +284,12 @@ describe('request targets refused before routing', () => {
     { name: '%00 NUL', target: '/api/orders/%00' },
     { name: './ dot segment', target: '/api/./orders/admin' },
     { name: '.%2e mixed traversal', target: '/api/orders/.%2e/admin' },
+    // Issue #8, decided: see README "Request paths".
+    { name: 'full-width ．． traversal (NFKC reads it as ..)', target: '/api/orders/%EF%BC%8E%EF%BC%8E/admin' },
+    { name: 'full-width ／ solidus', target: '/api/orders%EF%BC%8Fadmin' },
+    { name: 'encoded ? (decode-then-reparse ends the path at admin)', target: '/api/orders/admin%3F/x' },
+    { name: 'encoded #', target: '/api/orders/admin%23' },
+    { name: 'admin.json beside the stricter admin route (suffix match)', target: '/api/orders/admin.json' },
   ];
 
   it.each(attacks)('$name → 400 bad_path, no upstream reached', async ({ target }) => {
@@ -300,6 +306,12 @@ describe('request targets refused before routing', () => {
   });
 });
 
+it("raw non-ASCII bytes in the target: Node's parser refuses them first (400), no upstream reached", async () => {
+  const res = await send('/api/orders/\u00e9', { token: tokens.all });
+  await expectProblem(asFetchResponse(res), { status: 400, code: 'bad_request', challenge: null });
+  expect(hits()).toEqual(NO_HITS);
+});
+
 describe('variants that are the admin route', () => {
   const variants: { name: string; target: string }[] = [
     { name: 'upper case', target: '/API/ORDERS/ADMIN' },
@@ -307,6 +319,8 @@ describe('variants that are the admin route', () => {
     { name: 'matrix parameter on the last segment', target: '/api/orders/admin;jsessionid=x' },
     { name: 'matrix parameter on a middle segment', target: '/api/orders;v=1/admin' },
     { name: 'percent-encoded letter', target: '/api/orders/%61dmin' },
+    { name: 'full-width letter (NFKC ａ → a)', target: '/api/orders/%EF%BD%81dmin' },
+    { name: 'letter with a diacritic (best fit ā → a)', target: '/api/orders/%C4%81dmin' },
   ];
 
   it.each(variants)("$name ($target) needs orders-admin's scope → 403", async ({ target }) => {

@@ -32,6 +32,9 @@ export function normalisePath(value: string): { path: string } | { problem: stri
   const path = value.length > 1 && value.endsWith('/') ? value.slice(0, -1) : value;
   const segments = path === '/' ? [] : path.slice(1).split('/');
   if (segments.some((s) => s === '.' || s === '..')) return { problem: 'must not contain "." or ".." segments' };
+  // The request-path rules refuse such segments (IIS strips the dot, Spring's suffix match skips
+  // `.x`), so no request could ever match this prefix.
+  if (segments.some((s) => s.endsWith('.'))) return { problem: 'must not have a segment ending in "." (no request could match it)' };
   return { path };
 }
 

@@ -125,6 +125,10 @@ const cases: Case[] = [
   { name: 'pathPrefix not ASCII', document: withRoute({ pathPrefix: '/café' }), issues: ['routes[0].pathPrefix: must contain only ASCII characters'] },
   { name: 'pathPrefix with a . segment', document: withRoute({ pathPrefix: '/api/./orders' }), issues: ['routes[0].pathPrefix: must not contain "." or ".." segments'] },
   { name: 'pathPrefix with a .. segment', document: withRoute({ pathPrefix: '/api/..' }), issues: ['routes[0].pathPrefix: must not contain "." or ".." segments'] },
+  // Issue #8: passed validation, then crashed the route table (exit 1 instead of 2).
+  { name: 'pathPrefix with a segment ending in a dot', document: withRoute({ pathPrefix: '/api/v1.' }), issues: ['routes[0].pathPrefix: must not have a segment ending in "." (no request could match it)'] },
+  { name: 'pathPrefix with an inner segment ending in a dot', document: withRoute({ pathPrefix: '/api../orders' }), issues: ['routes[0].pathPrefix: must not have a segment ending in "." (no request could match it)'] },
+  { name: 'stripPrefix with a segment ending in a dot', document: withRoute({ stripPrefix: '/api.' }), issues: ['routes[0].stripPrefix: must not have a segment ending in "." (no request could match it)'] },
   { name: 'pathPrefix with an empty segment', document: withRoute({ pathPrefix: '/api//orders' }), issues: ['routes[0].pathPrefix: must not contain an empty segment ("//")'] },
   { name: 'pathPrefix //', document: withRoute({ pathPrefix: '//' }), issues: ['routes[0].pathPrefix: must not contain an empty segment ("//")'] },
   { name: 'pathPrefix /healthz', document: withRoute({ pathPrefix: '/healthz' }), issues: [`routes[0].pathPrefix: "/healthz" ${RESERVED}`] },

@@ -22,6 +22,8 @@ const ENCODED_BACKSLASH = refusal('encoded backslash in path');
 const DOT_SEGMENT = refusal('dot segment in path');
 const EMPTY_SEGMENT = refusal('empty segment in path');
 const TRAILING_DOT_OR_SPACE = refusal('path segment ending in a dot or a space');
+const ENCODED_QUERY_OR_FRAGMENT = refusal('encoded "?" or "#" in path');
+const RAW_NON_ASCII = refusal('non-ASCII byte in path (percent-encode it)');
 
 const SLASH = 0x2f;
 const BACKSLASH_CODE = 0x5c;
@@ -34,7 +36,6 @@ const DEL = 0x7f;
 const HAS_PERCENT = 1;
 const HAS_SEMICOLON = 2;
 const HAS_UPPER = 4;
-const HAS_NON_ASCII = 8;
 
 /**
  * Splits and checks a request target (`/api/orders/1?x=1`).
@@ -46,9 +47,11 @@ const HAS_NON_ASCII = 8;
  *   `/api/admin` route on a case-insensitive upstream); no trailing `''`. Used only for routing.
  * - `query`: from the first `?` inclusive, or `''`.
  *
- * Refused: no leading `/`; a raw backslash, `#` or control character; bad percent-encoding or
- * UTF-8; an encoded `/`, `\` or control character; a `.`/`..` segment, also encoded or with
- * parameters (`..;x`); an empty segment anywhere but last (`//`, which some upstreams collapse).
+ * Refused: no leading `/`; a raw backslash, `#`, control character or non-ASCII byte; bad
+ * percent-encoding or UTF-8; an encoded `/`, `\`, `?`, `#` or control character; a `.`/`..`
+ * segment, also encoded, full-width or with parameters (`..;x`); an empty segment anywhere but
+ * last (`//`, which some upstreams collapse). Non-ASCII segments route by their ASCII reading
+ * (`%EF%BD%81dmin`, a full-width `ａdmin`, routes as `admin`).
  *
  * @example
  * normalizePath('/API/orders;jsessionid=1/7?x=1');
@@ -68,10 +71,12 @@ export function normalizePath(rawUrl: string): NormalizedPath {
     if (c === BACKSLASH_CODE) return BACKSLASH;
     // RFC 9112 §3.2: origin-form has no fragment; an upstream may cut the path at `#`.
     if (c === HASH) return FRAGMENT;
+    // RFC 3986 §2.1: other octets are percent-encoded; a raw one could be read as UTF-8 by the
+    // upstream and as something else here.
+    if (c > DEL) return RAW_NON_ASCII;
     if (c === PERCENT) found |= HAS_PERCENT;
     else if (c === SEMICOLON) found |= HAS_SEMICOLON;
     else if (c >= 0x41 && c <= 0x5a) found |= HAS_UPPER;
-    else if (c > DEL) found |= HAS_NON_ASCII;
   }
 
   const query = queryStart === -1 ? '' : rawUrl.slice(queryStart);
@@ -107,11 +112,12 @@ function matchSegmentOf(raw: string, pathHasPercent: boolean): string | Refusal 
       if (error instanceof URIError) return BAD_ENCODING;
       throw error;
     }
-    for (let i = 0; i < segment.length; i++) {
-      const c = segment.charCodeAt(i);
-      if (c === SLASH) return ENCODED_SLASH;
-      if (c === BACKSLASH_CODE) return ENCODED_BACKSLASH;
-      if (c < 0x20 || c === DEL) return CONTROL_CHAR;
+    const refused = refusedDecodedCharacter(segment);
+    if (refused !== undefined) return refused;
+    if (NON_ASCII.test(segment)) {
+      segment = asciiReading(segment);
+      const refusedReading = refusedDecodedCharacter(segment);
+      if (refusedReading !== undefined) return refusedReading;
     }
   }
   const semicolon = segment.indexOf(';');
@@ -124,6 +130,33 @@ function matchSegmentOf(raw: string, pathHasPercent: boolean): string | Refusal 
   const last = segment.charCodeAt(segment.length - 1);
   if (last === 0x2e || last === 0x20) return TRAILING_DOT_OR_SPACE;
   return foldCase(segment);
+}
+
+/** A character that percent-decoding (or its ASCII reading) must not produce in a segment. */
+function refusedDecodedCharacter(segment: string): Refusal | undefined {
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment.charCodeAt(i);
+    if (c === SLASH) return ENCODED_SLASH;
+    if (c === BACKSLASH_CODE) return ENCODED_BACKSLASH;
+    if (c < 0x20 || c === DEL) return CONTROL_CHAR;
+    // An upstream that decodes and then parses the target again would end the path here.
+    if (c === QUESTION || c === HASH) return ENCODED_QUERY_OR_FRAGMENT;
+  }
+  return undefined;
+}
+
+const QUESTION = 0x3f;
+const NON_ASCII = /[^\u0000-\u007f]/;
+const COMBINING_MARKS = /\p{M}/gu;
+
+/**
+ * How the most forgiving upstream reads a non-ASCII segment: compatibility forms as their plain
+ * letters (NFKC: full-width `ａdmin`, `．．`, ligatures), letters with diacritics as their base
+ * letters (IIS "best fit" maps `ā` to `a`). Routing on this reading means a route's scopes cover
+ * every spelling that could reach its prefix, and a full-width `．．` is a dot segment.
+ */
+function asciiReading(segment: string): string {
+  return segment.normalize('NFKD').replace(COMBINING_MARKS, '').normalize('NFKC');
 }
 
 // Characters outside ASCII whose simple case mapping is an ASCII letter: Java's

@@ -36,6 +36,10 @@ export class RouteResolver implements RouteAccessResolver {
         throw new GatewayError('route_not_found', 'No route matches this path');
       case 'method_not_allowed':
         throw new GatewayError('method_not_allowed', 'The route does not allow this method', { allow: match.allow });
+      case 'suffix_of_stricter_route':
+        throw new GatewayError('bad_path', 'The request path is refused: a segment names a stricter route with a suffix', {
+          reason: 'bad_path',
+        });
       case 'matched': {
         const result: RouteMatchResult = { route: match.route, rawSegments: path.rawSegments, query: path.query };
         request.gateway.route = result;

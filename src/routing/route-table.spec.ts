@@ -28,6 +28,8 @@ function routeOf(table: RouteTable, method: string, url: string): string {
       return 'not_found';
     case 'method_not_allowed':
       return `405 Allow: ${result.allow}`;
+    case 'suffix_of_stricter_route':
+      return 'refused: suffix of a stricter route';
   }
 }
 
@@ -109,6 +111,33 @@ describe('RouteTable', () => {
     it('405 lists every method of every route on the prefix', () => {
       const both = new RouteTable([route('a', '/x', ['GET']), route('b', '/x', ['POST', 'GET'])]);
       expect(both.match('PUT', ['x'])).toEqual({ kind: 'method_not_allowed', allow: 'GET, POST' });
+    });
+  });
+
+  describe('name.ext beside a stricter route (older Spring serves /admin.json as /admin)', () => {
+    const access = (r: RouteConfig, patch: Partial<RouteConfig>): RouteConfig => ({ ...r, ...patch });
+    const table = new RouteTable([
+      access(route('api', '/api'), { public: true }),
+      access(route('admin', '/api/admin'), { scopes: ['admin'] }),
+      access(route('report', '/api/report'), { public: true }),
+      access(route('orders', '/orders'), { scopes: ['orders:read'] }),
+      access(route('orders-admin', '/orders/admin/users'), { scopes: ['orders:read', 'orders:admin'] }),
+      access(route('orders-list', '/orders/list'), { scopes: ['orders:read'] }),
+    ]);
+    const cases = [
+      { url: '/api/admin.json', expected: 'refused: suffix of a stricter route' },
+      { url: '/API/Admin.JSON/x', expected: 'refused: suffix of a stricter route' },
+      { url: '/orders/admin.v1/users', expected: 'refused: suffix of a stricter route' },
+      // Positive controls: the sibling asks no more, or there is no such sibling, or the route itself.
+      { url: '/api/report.pdf', expected: 'api/1' },
+      { url: '/orders/list.csv', expected: 'orders/1' },
+      { url: '/api/other.json', expected: 'api/1' },
+      { url: '/api/.admin', expected: 'api/1' },
+      { url: '/api/admin', expected: 'admin/2' },
+      { url: '/api/admin/x.json', expected: 'admin/2' },
+    ];
+    it.each(cases)('GET $url → $expected', ({ url, expected }) => {
+      expect(routeOf(table, 'GET', url)).toBe(expected);
     });
   });
 

@@ -5,7 +5,9 @@ import { normalizePath } from '../request/normalize-path.js';
 export type RouteMatch =
   | { kind: 'matched'; route: RouteConfig; prefixSegments: number }
   | { kind: 'not_found' }
-  | { kind: 'method_not_allowed'; allow: string };
+  | { kind: 'method_not_allowed'; allow: string }
+  /** `admin.json` beside a stricter `admin` route: a suffix-matching upstream (older Spring) would serve `admin`. */
+  | { kind: 'suffix_of_stricter_route' };
 
 type Matched = Extract<RouteMatch, { kind: 'matched' }>;
 
@@ -22,9 +24,12 @@ interface Endpoint {
 interface TrieNode {
   readonly children: Map<string, TrieNode>;
   endpoint: Endpoint | undefined;
+  /** Every route whose prefix is this node or below it. */
+  readonly subtreeRoutes: RouteConfig[];
 }
 
 const NOT_FOUND: RouteMatch = Object.freeze({ kind: 'not_found' });
+const SUFFIX_OF_STRICTER_ROUTE: RouteMatch = Object.freeze({ kind: 'suffix_of_stricter_route' });
 
 /**
  * Never forwarded, whatever a route's `methods` say (CONTRACT "What an upstream sees"): an
@@ -52,7 +57,7 @@ const NEVER_FORWARDED = new Set(['TRACE', 'TRACK', 'CONNECT']);
  */
 export class RouteTable {
   readonly routes: readonly RouteConfig[];
-  readonly #root: TrieNode = { children: new Map(), endpoint: undefined };
+  readonly #root: TrieNode = newNode();
 
   constructor(routes: readonly RouteConfig[]) {
     this.routes = routes;
@@ -63,17 +68,22 @@ export class RouteTable {
   match(method: string, matchSegments: readonly string[]): RouteMatch {
     let node = this.#root;
     let best = node.endpoint;
+    let stoppedAt: string | undefined;
     for (let i = 0; i < matchSegments.length; i++) {
       const child = node.children.get(matchSegments[i]!);
-      if (child === undefined) break;
+      if (child === undefined) {
+        stoppedAt = matchSegments[i];
+        break;
+      }
       node = child;
       if (node.endpoint !== undefined) best = node.endpoint;
     }
     if (best === undefined) return NOT_FOUND;
     const claimed = best.byMethod.get(method);
-    if (claimed !== undefined) return claimed;
-    if (best.anyMethod !== undefined && !NEVER_FORWARDED.has(method)) return best.anyMethod;
-    return best.notAllowed;
+    const matched = claimed ?? (NEVER_FORWARDED.has(method) ? undefined : best.anyMethod);
+    if (matched === undefined) return best.notAllowed;
+    if (stoppedAt !== undefined && shadowsStricterRoute(node, stoppedAt, matched.route)) return SUFFIX_OF_STRICTER_ROUTE;
+    return matched;
   }
 
   #add(route: RouteConfig): void {
@@ -84,10 +94,11 @@ export class RouteTable {
     for (const segment of prefix.matchSegments) {
       let child = node.children.get(segment);
       if (child === undefined) {
-        child = { children: new Map(), endpoint: undefined };
+        child = newNode();
         node.children.set(segment, child);
       }
       node = child;
+      node.subtreeRoutes.push(route);
     }
     const endpoint: Endpoint = (node.endpoint ??= {
       byMethod: new Map(),
@@ -110,4 +121,25 @@ export class RouteTable {
     }
     endpoint.notAllowed = Object.freeze({ kind: 'method_not_allowed', allow: endpoint.allowed.join(', ') });
   }
+}
+
+function newNode(): TrieNode {
+  return { children: new Map(), endpoint: undefined, subtreeRoutes: [] };
+}
+
+/**
+ * Whether `segment`, where routing stopped below `node`, is `name.ext` for a child `name` whose
+ * routes ask more than `matched` does (not public where it is, or a scope it lacks). Older Spring
+ * (suffix pattern matching) serves `/admin.json` as `/admin`; the gateway would have checked only
+ * the shorter route's scopes. Only such segments are refused: `report.pdf` beside an equally
+ * open `report` route passes.
+ */
+function shadowsStricterRoute(node: TrieNode, segment: string, matched: RouteConfig): boolean {
+  const dot = segment.indexOf('.');
+  if (dot <= 0) return false;
+  const named = node.children.get(segment.slice(0, dot));
+  if (named === undefined) return false;
+  return named.subtreeRoutes.some(
+    (route) => (matched.public && !route.public) || route.scopes.some((scope) => !matched.scopes.includes(scope)),
+  );
 }
