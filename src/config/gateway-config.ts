@@ -100,6 +100,10 @@ export interface RuntimeSettings {
    * The first encrypts, every one decrypts. Absent: no service token is stored in Redis.
    */
   readonly tokenCacheKeys?: readonly { readonly kid: string; readonly key: Buffer }[];
+  /** Connections each route may open to its upstream (default 128); set by code, not the environment. */
+  readonly upstreamConnections?: number;
+  /** A response the caller reads none of for this long is cut (default 30 000, CONTRACT); set by code, for tests. */
+  readonly responseStallMs?: number;
 }
 
 /** Injection token for the frozen GatewayConfig. */

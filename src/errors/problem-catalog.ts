@@ -14,6 +14,7 @@ export type ProblemCode =
   | 'rate_limited'
   | 'upstream_unreachable'
   | 'upstream_timeout'
+  | 'upstream_busy'
   | 'keys_unavailable'
   | 'service_token_unavailable'
   | 'rate_limit_unavailable'
@@ -38,6 +39,7 @@ export const PROBLEMS = {
   rate_limited: { status: 429, title: 'Too many requests' },
   internal: { status: 500, title: 'Internal error' },
   upstream_unreachable: { status: 502, title: 'Upstream unreachable' },
+  upstream_busy: { status: 503, title: 'Upstream busy' },
   keys_unavailable: { status: 503, title: 'Issuer keys unavailable' },
   service_token_unavailable: { status: 503, title: 'Service token unavailable' },
   rate_limit_unavailable: { status: 503, title: 'Rate limits unavailable' },

@@ -29,6 +29,12 @@ export class ProblemFilter implements ExceptionFilter {
     const reply = http.getResponse<FastifyReply>();
     const request = http.getRequest<FastifyRequest>();
     const requestId = request.gateway?.requestId ?? '-';
+    if (reply.raw.destroyed) {
+      // The caller hung up (mid-body, or while a key or token was fetched): nobody to answer, and
+      // not a fault of ours. Issue #8: this was an error-level "unhandled error" anyone could cause.
+      this.log.debug({ requestId, error: errorLabel(exception) }, 'caller hung up before the answer');
+      return;
+    }
     if (reply.sent || reply.raw.headersSent) {
       // The upstream's answer had started: the only honest signal left is a cut connection.
       this.log.warn({ requestId, error: errorLabel(exception) }, 'response failed after it started');

@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import { pipeline, Writable, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { RouteConfig } from '../config/gateway-config.js';
+import { RuntimeSettings, type RouteConfig } from '../config/gateway-config.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { GatewayMetrics } from '../observability/metrics.js';
 import { Readiness } from '../observability/readiness.js';
@@ -27,16 +28,24 @@ export const MAX_REPLAYABLE_BODY_BYTES = 64 * 1024;
 
 type RequestBody = Readable | Buffer | undefined;
 
+/** CONTRACT: a response the gateway can write nothing more of for this long is cut. */
+export const DEFAULT_RESPONSE_STALL_MS = 30_000;
+
 /** Forwards one matched request to its upstream and streams the answer back. */
 @Injectable()
 export class ProxyService {
+  private readonly responseStallMs: number;
+
   constructor(
+    @Inject(RuntimeSettings) settings: RuntimeSettings,
     @Inject(TrustedProxies) private readonly trustedProxies: TrustedProxies,
     @Inject(UpstreamPools) private readonly pools: UpstreamPools,
     @Inject(GatewayMetrics) private readonly metrics: GatewayMetrics,
     @Inject(Readiness) private readonly readiness: Readiness,
     @Inject(ServiceTokenSource) private readonly tokens: ServiceTokenSource,
-  ) {}
+  ) {
+    this.responseStallMs = settings.responseStallMs ?? DEFAULT_RESPONSE_STALL_MS;
+  }
 
   async forward(request: FastifyRequest, reply: FastifyReply, match: RouteMatchResult): Promise<void> {
     const { route } = match;
@@ -46,6 +55,8 @@ export class ProxyService {
       throw new GatewayError('payload_too_large', `The request body exceeds the limit of route ${route.id}`);
     }
     const credential = await upstreamCredential(route.upstreamAuth, request.gateway.principal, this.tokens);
+    // CONTRACT: a caller that hung up while a key or the service token was fetched is never forwarded.
+    if (reply.raw.destroyed) return;
     const body = await this.requestBody(request, route, declaredLength, credential);
 
     // Issue #3: an upstream that refuses the service token as invalid gets one
@@ -87,6 +98,15 @@ export class ProxyService {
   ): Promise<'answered' | 'refused'> {
     const { route } = match;
     const raw = request.raw;
+    const response = reply.raw;
+    if (response.destroyed) return 'answered'; // the caller is gone: nothing is sent upstream
+    const routePool = this.pools.forRoute(route);
+    if (!routePool.hasRoom()) {
+      throw new GatewayError('upstream_busy', `Too many requests are waiting for the upstream of route ${route.id}`, {
+        retryAfterSeconds: 1,
+        reason: 'queue_full',
+      });
+    }
     const principal = request.gateway.principal;
     const requestId = request.gateway.requestId;
     const headers = upstreamRequestHeaders(raw.headers, {
@@ -103,9 +123,9 @@ export class ProxyService {
     // coarse ~500 ms clock, too late for short route timeouts.
     const abort = new AbortController();
     const onClose = () => {
-      if (!reply.raw.writableFinished) abort.abort();
+      if (!response.writableFinished) abort.abort();
     };
-    reply.raw.once('close', onClose);
+    response.once('close', onClose);
     const deadline = setTimeout(() => abort.abort(new UpstreamHeadersTimeout()), route.timeoutMs);
 
     let outcome: 'answered' | 'refused' = 'answered';
@@ -113,7 +133,7 @@ export class ProxyService {
     try {
       // undici writes the upstream body straight into the caller's response
       // (backpressure included): no intermediate stream per request.
-      await this.pools.get(originOf(route.upstream)).stream(
+      const streamed = routePool.pool.stream(
         {
           method: (raw.method ?? 'GET') as Dispatcher.HttpMethod,
           path: upstreamPath(route, match.rawSegments, match.query),
@@ -140,16 +160,22 @@ export class ProxyService {
           if (limits) Object.assign(responseHeaders, rateLimitHeaders(limits));
           if (this.readiness.draining) responseHeaders.connection = 'close';
           reply.hijack();
-          reply.raw.writeHead(statusCode, responseHeaders);
-          return reply.raw;
+          response.writeHead(statusCode, responseHeaders);
+          // CONTRACT: a response the caller reads none of for responseStallMs is cut (both connections).
+          response.setTimeout(this.responseStallMs, cutIfStalled);
+          return response;
         },
       );
+      routePool.track(streamed);
+      // undici settles a request still waiting for a connection only once it gets one: the
+      // deadline (or the caller's hang-up) must end the wait itself (issue #8: a 504 after 26 s).
+      await untilAborted(streamed, abort.signal);
       return outcome;
     } catch (error) {
       clearTimeout(deadline);
       if (answered) {
         // The answer had started: a cut connection is the only honest signal left.
-        reply.raw.destroy();
+        response.destroy();
         return 'answered';
       }
       // The caller hung up: nobody to answer, and not the upstream's failure.
@@ -158,7 +184,7 @@ export class ProxyService {
       this.metrics.upstreamErrors.inc({ route: route.id, kind: failure.code });
       throw failure;
     } finally {
-      reply.raw.off('close', onClose);
+      response.off('close', onClose);
     }
   }
 
@@ -170,6 +196,35 @@ export class ProxyService {
   }
 }
 
+/**
+ * The response socket's inactivity timer fired. Data still waiting to be written means the
+ * caller stopped reading: cut it (undici then closes the upstream connection, whose body can no
+ * longer be delivered). Nothing waiting means the upstream itself is quiet (a long poll, a slow
+ * stream): not the caller's doing, so the response goes on.
+ */
+function cutIfStalled(this: ServerResponse): void {
+  if (this.writableLength > 0) this.destroy();
+}
+
+/** `work`, or the signal's reason as soon as it aborts, whichever comes first. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error as Error);
+      },
+    );
+  });
+}
+
 /** Where a refused answer goes: read to the end (so the connection can be reused), then dropped. */
 function discard(): Writable {
   return new Writable({
@@ -177,16 +232,6 @@ function discard(): Writable {
       callback();
     },
   });
-}
-
-const origins = new Map<string, string>();
-function originOf(upstream: string): string {
-  let origin = origins.get(upstream);
-  if (origin === undefined) {
-    origin = new URL(upstream).origin;
-    origins.set(upstream, origin);
-  }
-  return origin;
 }
 
 function contentLength(value: string | undefined): number | undefined {

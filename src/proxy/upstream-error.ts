@@ -14,7 +14,8 @@ export class UpstreamHeadersTimeout extends Error {
 const CODE_FOR_ERROR: Readonly<Record<string, ProblemCode>> = {
   GATEWAY_UPSTREAM_TIMEOUT: 'upstream_timeout',
   UND_ERR_HEADERS_TIMEOUT: 'upstream_timeout',
-  UND_ERR_CONNECT_TIMEOUT: 'upstream_timeout',
+  // No connection within the connect timeout: the upstream was unreachable, not slow to answer.
+  UND_ERR_CONNECT_TIMEOUT: 'upstream_unreachable',
   ECONNREFUSED: 'upstream_unreachable',
   ECONNRESET: 'upstream_unreachable',
   EPIPE: 'upstream_unreachable',

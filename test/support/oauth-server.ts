@@ -69,8 +69,13 @@ export interface OAuthServer {
   readonly deniedScope: string;
   /** Every token-endpoint request seen, in the order answered. Clear with `tokenRequests.length = 0`. */
   readonly tokenRequests: TokenRequestRecord[];
-  /** Make the token endpoint answer 503 (mode 'error', the default) or reset connections ('reset') until bringUp(). */
-  takeDown(mode?: 'error' | 'reset'): void;
+  /**
+   * Make the token endpoint answer 503 (mode 'error', the default), reset connections ('reset'), or hold
+   * requests unanswered ('hold') until bringUp(), which answers the held ones normally.
+   */
+  takeDown(mode?: 'error' | 'reset' | 'hold'): void;
+  /** Token requests held by takeDown('hold') and not yet answered. */
+  readonly heldRequests: number;
   bringUp(): void;
   /** Verifies an access token it issued (RS256 signature with its JWKS, typ at+jwt, iss, aud=resource); returns the claims. */
   verifyAccessToken(token: string): Promise<Record<string, unknown>>;
@@ -264,7 +269,9 @@ export async function startOAuthServer(options: OAuthServerOptions = {}): Promis
 
   const tokenRequests: TokenRequestRecord[] = [];
   const inFlight = new WeakMap<IncomingMessage, TokenRequestRecord>();
-  let down: 'error' | 'reset' | undefined;
+  let down: 'error' | 'reset' | 'hold' | undefined;
+  // Token requests held by takeDown('hold'), answered in order by bringUp().
+  const held: (() => void)[] = [];
   let handle: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const sockets = new Set<Socket>();
 
@@ -284,6 +291,13 @@ export async function startOAuthServer(options: OAuthServerOptions = {}): Promis
       return handle!(req, res);
     }
     const mode = down;
+    if (mode === 'hold') {
+      held.push(() => {
+        inFlight.set(req, record);
+        void handle!(req, res);
+      });
+      return;
+    }
     void readBody(req).then((body) => {
       Object.assign(record, describeTokenRequest(req.headers, parseQuery(body.toString('utf8'))));
       if (mode === 'reset') {
@@ -361,6 +375,10 @@ export async function startOAuthServer(options: OAuthServerOptions = {}): Promis
     },
     bringUp() {
       down = undefined;
+      for (const release of held.splice(0)) release();
+    },
+    get heldRequests() {
+      return held.length;
     },
     async verifyAccessToken(token) {
       const { payload } = await jwtVerify(token, localJwks, {
