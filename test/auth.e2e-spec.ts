@@ -659,7 +659,15 @@ describe('identity forwarded to the upstream', () => {
     { name: 'client_id with a newline', reason: 'identity', token: () => goodToken({ claims: { client_id: 'c\nX-Evil: 1' } }) },
     { name: 'client_id as an object', reason: 'identity', token: () => goodToken({ claims: { client_id: { id: 'c' } } }) },
     { name: 'azp with non-ASCII, no client_id', reason: 'identity', token: () => goodToken({ claims: { client_id: undefined, azp: 'clïent' } }) },
+    { name: 'sub of 257 characters (CONTRACT: at most 256)', reason: 'identity', token: () => goodToken({ claims: { sub: 's'.repeat(257) } }) },
+    { name: 'client_id of 257 characters', reason: 'identity', token: () => goodToken({ claims: { client_id: 'c'.repeat(257) } }) },
   ];
+
+  it('control: sub and client_id of exactly 256 characters are forwarded → 200', async () => {
+    await expectAccepted(await send(ORDERS, await goodToken({ claims: { sub: 's'.repeat(256), client_id: 'c'.repeat(256) } })));
+    expect(upstream.requests[0]!.headers['x-auth-subject']).toBe('s'.repeat(256));
+    expect(upstream.requests[0]!.headers['x-auth-client-id']).toBe('c'.repeat(256));
+  });
   it.each(unforwardable)('$name → 401 $reason, upstream not reached', async ({ token, reason }) => {
     const forged = await token();
     await expectInvalidToken(await send(ORDERS, forged), reason, forged);
