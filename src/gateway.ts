@@ -1,7 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import type { IncomingMessage } from 'node:http';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { METHODS, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AppModule } from './app.module.js';
@@ -54,7 +54,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 1024 },
-    http: { maxHeaderSize: SERVER_LIMITS.maxHeaderSize },
+    // requireHostHeader: a request without Host gets a problem+json 400 from the request hooks instead.
+    http: { maxHeaderSize: SERVER_LIMITS.maxHeaderSize, requireHostHeader: false },
     keepAliveTimeout: SERVER_LIMITS.keepAliveTimeout,
     requestTimeout: SERVER_LIMITS.requestTimeout,
     // Errors Fastify raises before any Nest code runs (bad URL, bad content type) are problems too.
@@ -69,6 +70,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // Requests Node's HTTP parser refuses never reach Fastify: answer them as problems too.
     clientErrorHandler: answerUnparsableRequest,
   });
+  routeEveryMethod(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot({ config, settings, log, metrics, extraModules: options.extraModules }),
     adapter,
@@ -104,17 +106,51 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   };
 }
 
-/** Node's clientError: a raw problem+json answer (431 for oversized headers), then close. */
+/**
+ * Fastify routes only the methods it knows (GET…QUERY); `@All` would answer 404 to PURGE, REPORT,
+ * PROPFIND and the rest. CONTRACT: a route without `methods` takes every method but TRACE, so
+ * every method Node's parser accepts is added (with a body, which the proxy streams), before Nest
+ * registers the catch-all. CONNECT stays out: it never reaches Fastify (see answerConnect).
+ */
+function routeEveryMethod(fastify: FastifyInstance): void {
+  const known = new Set(fastify.supportedMethods);
+  for (const method of METHODS) {
+    if (!known.has(method) && method !== 'CONNECT') fastify.addHttpMethod(method, { hasBody: true });
+  }
+}
+
+/** Sockets whose parse error is answered (or will be): Node reports the error again for every later chunk. */
+const unparsable = new WeakSet<Socket>();
+
+/**
+ * Node's clientError: a raw problem+json answer (431 for oversized headers), then close. Requests
+ * parsed before the bad bytes (pipelined) were already taken, and maybe forwarded: their answers go
+ * out first, in order, and the problem follows them (issue #8: the fuzzer saw the 400 overtake a
+ * forwarded request's answer, which was then lost).
+ */
 function answerUnparsableRequest(error: Error & { code?: string }, socket: Socket): void {
-  // A response already under way on this connection (pipelining) must not get a second head inside it.
-  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (!socket.writable || inFlight?.headersSent) {
+  if (unparsable.has(socket)) return;
+  unparsable.add(socket);
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const title = status === 431 ? 'Request header fields too large' : status === 408 ? 'Request timeout' : 'Bad request';
+  afterResponsesInFlight(socket, () =>
+    writeRawProblem(socket, { status, title, code: 'bad_request', detail: 'The request could not be parsed as HTTP' }),
+  );
+}
+
+/** Runs `then` once no response is being written on `socket`; destroys it instead when it can no longer be written. */
+function afterResponsesInFlight(socket: Socket, then: () => void): void {
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (inFlight && !inFlight.writableFinished && !inFlight.destroyed) {
+    // Node hands the socket to the next queued response on 'finish'; look again after it has.
+    inFlight.once('finish', () => setImmediate(afterResponsesInFlight, socket, then));
+    return;
+  }
+  if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-  const title = status === 431 ? 'Request header fields too large' : status === 408 ? 'Request timeout' : 'Bad request';
-  writeRawProblem(socket, { status, title, code: 'bad_request', detail: 'The request could not be parsed as HTTP' });
+  then();
 }
 
 /**

@@ -336,10 +336,16 @@ describe('variants that are the admin route', () => {
     expect(up.admin.requests[0]!.url).toBe(target);
   });
 
-  it('double-encoded %252e%252e is decoded once: routed to orders, forwarded as sent', async () => {
-    const res = await send('/api/orders/%252e%252e/admin', { token: tokens.noAdmin });
+  it('double-encoded %252e%252e is refused (issue #8: an upstream that decodes twice reads ..), no upstream reached', async () => {
+    const res = await send('/api/orders/%252e%252e/admin', { token: tokens.all });
+    await expectProblem(asFetchResponse(res), { status: 400, code: 'bad_path', challenge: null });
+    expect(hits()).toEqual(NO_HITS);
+  });
+
+  it('positive control: a double-encoded ordinary letter (%2561) is data: routed to orders, forwarded as sent', async () => {
+    const res = await send('/api/orders/%2561dmin', { token: tokens.noAdmin });
     expect(res.status).toBe(200);
     expect(hits()).toEqual(onlyHit('orders'));
-    expect(up.orders.requests[0]!.url).toBe('/api/orders/%252e%252e/admin');
+    expect(up.orders.requests[0]!.url).toBe('/api/orders/%2561dmin');
   });
 });

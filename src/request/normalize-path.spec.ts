@@ -15,7 +15,8 @@ describe('normalizePath', () => {
     { name: 'encoded semicolon also cuts for matching', url: '/api/admin%3bx', raw: ['api', 'admin%3bx'], match: ['api', 'admin'], query: '' },
     { name: 'percent-encoded letters decode for matching', url: '/api/%61dmin', raw: ['api', '%61dmin'], match: ['api', 'admin'], query: '' },
     { name: 'encoded upper case folds', url: '/api/%41DMIN', raw: ['api', '%41DMIN'], match: ['api', 'admin'], query: '' },
-    { name: 'double-encoded %252e stays literal (decoded once → "%2e", a normal segment)', url: '/api/%252e%252e/admin', raw: ['api', '%252e%252e', 'admin'], match: ['api', '%2e%2e', 'admin'], query: '' },
+    { name: 'a literal percent sign (%25) that does not decode again is data', url: '/api/100%25/x', raw: ['api', '100%25', 'x'], match: ['api', '100%', 'x'], query: '' },
+    { name: 'a double-encoded ordinary letter stays literal (%2561 → "%61")', url: '/api/%2561dmin', raw: ['api', '%2561dmin'], match: ['api', '%61dmin'], query: '' },
     { name: 'UTF-8 segment routes by its ASCII reading', url: '/caf%C3%A9', raw: ['caf%C3%A9'], match: ['cafe'], query: '' },
     { name: 'dotless ı folds like Java equalsIgnoreCase (adm%C4%B1n → admin)', url: '/api/adm%C4%B1n', raw: ['api', 'adm%C4%B1n'], match: ['api', 'admin'], query: '' },
     { name: 'dotted İ folds to i', url: '/api/adm%C4%B0N', raw: ['api', 'adm%C4%B0N'], match: ['api', 'admin'], query: '' },
@@ -64,6 +65,11 @@ describe('normalizePath', () => {
     { name: 'absolute-form', url: 'http://evil/api', reason: 'request target is not an absolute path' },
     { name: 'asterisk-form', url: '*', reason: 'request target is not an absolute path' },
     { name: 'empty', url: '', reason: 'request target is not an absolute path' },
+    // Issue #8 (found by the fuzzer): an upstream that decodes twice reads these as `..`, `/`, `\`.
+    { name: 'double-encoded %252e%252e traversal', url: '/api/%252e%252e/admin', reason: 'double-encoded dot segment or separator in path' },
+    { name: 'double-encoded %252f slash', url: '/api/a%252fb', reason: 'double-encoded dot segment or separator in path' },
+    { name: 'double-encoded %255c backslash', url: '/api/a%255cb', reason: 'double-encoded dot segment or separator in path' },
+    { name: 'double-encoded %252E. mixed traversal', url: '/api/%252E./admin', reason: 'double-encoded dot segment or separator in path' },
     // Issue #8: decided here (CONTRACT leaves them open).
     { name: 'encoded ? (an upstream that decodes then re-parses ends the path there)', url: '/api/admin%3F/x', reason: 'encoded "?" or "#" in path' },
     { name: 'encoded #', url: '/api/admin%23/x', reason: 'encoded "?" or "#" in path' },

@@ -24,6 +24,7 @@ const EMPTY_SEGMENT = refusal('empty segment in path');
 const TRAILING_DOT_OR_SPACE = refusal('path segment ending in a dot or a space');
 const ENCODED_QUERY_OR_FRAGMENT = refusal('encoded "?" or "#" in path');
 const RAW_NON_ASCII = refusal('non-ASCII byte in path (percent-encode it)');
+const DOUBLE_ENCODED = refusal('double-encoded dot segment or separator in path');
 
 const SLASH = 0x2f;
 const BACKSLASH_CODE = 0x5c;
@@ -49,8 +50,8 @@ const HAS_UPPER = 4;
  *
  * Refused: no leading `/`; a raw backslash, `#`, control character or non-ASCII byte; bad
  * percent-encoding or UTF-8; an encoded `/`, `\`, `?`, `#` or control character; a `.`/`..`
- * segment, also encoded, full-width or with parameters (`..;x`); an empty segment anywhere but
- * last (`//`, which some upstreams collapse). Non-ASCII segments route by their ASCII reading
+ * segment, also encoded, double-encoded, full-width or with parameters (`..;x`); an empty segment
+ * anywhere but last (`//`, which some upstreams collapse). Non-ASCII segments route by their ASCII reading
  * (`%EF%BD%81dmin`, a full-width `ａdmin`, routes as `admin`).
  *
  * @example
@@ -102,8 +103,11 @@ export function normalizePath(rawUrl: string): NormalizedPath {
   return { ok: true, rawSegments, matchSegments, query };
 }
 
-/** One raw segment → its routing form, or the refusal. */
-function matchSegmentOf(raw: string, pathHasPercent: boolean): string | Refusal {
+/**
+ * One raw segment → its routing form, or the refusal. `decodeAgain`: also refuse a segment that a
+ * second decoding would turn into a refusal (`%252e%252e` is `..` to an upstream that decodes twice).
+ */
+function matchSegmentOf(raw: string, pathHasPercent: boolean, decodeAgain = true): string | Refusal {
   let segment = raw;
   if (pathHasPercent && raw.includes('%')) {
     try {
@@ -114,6 +118,11 @@ function matchSegmentOf(raw: string, pathHasPercent: boolean): string | Refusal 
     }
     const refused = refusedDecodedCharacter(segment);
     if (refused !== undefined) return refused;
+    if (decodeAgain && segment.includes('%')) {
+      // A literal `%` that does not decode (`100%`) is data, not a second encoding.
+      const twice = matchSegmentOf(segment, true, false);
+      if (typeof twice !== 'string' && twice !== BAD_ENCODING) return DOUBLE_ENCODED;
+    }
     if (NON_ASCII.test(segment)) {
       segment = asciiReading(segment);
       const refusedReading = refusedDecodedCharacter(segment);

@@ -3,6 +3,8 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../observability/logger.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { TrustedProxies } from './client-address.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import { sendProblem } from '../errors/problem-response.js';
 import { requestIdFrom } from './request-id.js';
 import './request-context.js';
 
@@ -29,6 +31,12 @@ export function registerRequestHooks(
       startedAt: performance.now(),
     };
     reply.header('x-request-id', requestId);
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400. Node's server would answer it
+    // itself, bare (no problem+json, no X-Request-Id); gateway.ts turns that off and it is done here.
+    if (request.headers.host === undefined && request.raw.httpVersionMinor === 1) {
+      sendProblem(reply, new GatewayError('bad_request', 'The request has no Host header', { reason: 'no_host' }), requestId);
+      return;
+    }
     done();
   });
 
