@@ -119,34 +119,41 @@ function routeEveryMethod(fastify: FastifyInstance): void {
   }
 }
 
-/** Sockets whose parse error is answered (or will be): Node reports the error again for every later chunk. */
-const unparsable = new WeakSet<Socket>();
-
 /**
- * Node's clientError: a raw problem+json answer (431 for oversized headers), then close. Requests
- * parsed before the bad bytes (pipelined) were already taken, and maybe forwarded: their answers go
- * out first, in order, and the problem follows them (issue #8: the fuzzer saw the 400 overtake a
- * forwarded request's answer, which was then lost).
+ * Node's clientError: a raw problem+json answer (431 for oversized headers), then close.
+ * Requests parsed whole before the bad bytes (pipelined) were already taken, and maybe
+ * forwarded: their answers go out first, in order, and the problem follows them (issue #8: the
+ * fuzzer saw the 400 overtake a forwarded request's answer, which was then lost). When the bad
+ * bytes are inside the body of the request being answered, that request is the one refused.
  */
 function answerUnparsableRequest(error: Error & { code?: string }, socket: Socket): void {
   if (unparsable.has(socket)) return;
   unparsable.add(socket);
   const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const title = status === 431 ? 'Request header fields too large' : status === 408 ? 'Request timeout' : 'Bad request';
-  afterResponsesInFlight(socket, () =>
+  afterWholeRequestsAnswered(socket, () =>
     writeRawProblem(socket, { status, title, code: 'bad_request', detail: 'The request could not be parsed as HTTP' }),
   );
 }
 
-/** Runs `then` once no response is being written on `socket`; destroys it instead when it can no longer be written. */
-function afterResponsesInFlight(socket: Socket, then: () => void): void {
-  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-  if (inFlight && !inFlight.writableFinished && !inFlight.destroyed) {
+/** Sockets whose parse error is answered (or will be): Node reports the error again for every later chunk. */
+const unparsable = new WeakSet<Socket>();
+
+type ServerSocket = Socket & { _httpMessage?: (ServerResponse & { req?: IncomingMessage }) | null };
+
+/**
+ * Runs `then` once no answer to a wholly received request is being written on `socket`. An answer
+ * already under way to an incomplete request (whose body held the bad bytes) cannot be followed
+ * by another: the connection is cut instead, as it is when the socket can no longer be written.
+ */
+function afterWholeRequestsAnswered(socket: ServerSocket, then: () => void): void {
+  const inFlight = socket._httpMessage;
+  if (inFlight && !inFlight.writableFinished && !inFlight.destroyed && inFlight.req?.complete === true) {
     // Node hands the socket to the next queued response on 'finish'; look again after it has.
-    inFlight.once('finish', () => setImmediate(afterResponsesInFlight, socket, then));
+    inFlight.once('finish', () => setImmediate(afterWholeRequestsAnswered, socket, then));
     return;
   }
-  if (!socket.writable) {
+  if (!socket.writable || inFlight?.headersSent === true) {
     socket.destroy();
     return;
   }

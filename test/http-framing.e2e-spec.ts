@@ -111,6 +111,30 @@ describe('a parse error after a pipelined request that was already forwarded (fo
     expect(upstream.requests).toHaveLength(0);
   });
 
+  it('a DELETE pipelined behind a Connection: close request is never forwarded (its answer could never be sent)', async () => {
+    answerAfter(50);
+    const answers = await exchange(
+      'GET /open/first HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\nDELETE /open/second HTTP/1.1\r\nHost: h\r\n\r\n',
+    );
+    expect(answers.map((a) => a.status)).toEqual([200]);
+    expect(upstream.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['GET /open/first']);
+  });
+
+  it('pipelined requests are handled one at a time, in order: the second reaches the upstream after the first is answered', async () => {
+    const events: string[] = [];
+    upstream.handle((request, response) => {
+      events.push(`arrived ${request.url}`);
+      setTimeout(() => {
+        events.push(`answered ${request.url}`);
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ url: request.url }));
+      }, 100);
+    });
+    const answers = await exchange('GET /open/1 HTTP/1.1\r\nHost: h\r\n\r\nGET /open/2 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n');
+    expect(answers.map((a) => JSON.parse(a.body.toString('utf8')))).toEqual([{ url: '/open/1' }, { url: '/open/2' }]);
+    expect(events).toEqual(['arrived /open/1', 'answered /open/1', 'arrived /open/2', 'answered /open/2']);
+  });
+
   it('positive control: an unparsable first request → 400 problem at once, upstream not reached', async () => {
     const answers = await exchange('xx\r\n\r\n');
     expect(answers.map((a) => a.status)).toEqual([400]);
@@ -138,6 +162,42 @@ describe('methods beyond the ones Fastify routes by default (found by the fuzzer
     const [answer] = await exchange(`${method} /listed/x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`);
     await expectProblem(asFetchResponse(answer!), { status: 405, code: 'method_not_allowed', allow: 'GET, HEAD', challenge: null });
     expect(upstream.requests).toHaveLength(0);
+  });
+});
+
+describe('framing headers spelled with _ (found by the fuzzer: smuggling through a CGI-style upstream)', () => {
+  it.each([
+    ['Transfer_Encoding', 'chunked'],
+    ['Content_Length', '5'],
+    ['TRANSFER_ENCODING', 'identity, chunked'],
+  ])('%s → 400 problem, upstream not reached', async (name, value) => {
+    const [answer] = await exchange(`POST /open/x HTTP/1.1\r\nHost: h\r\n${name}: ${value}\r\nConnection: close\r\n\r\n0\r\n\r\n`);
+    await expectProblem(asFetchResponse(answer!), { status: 400, code: 'bad_request', challenge: null });
+    expect(upstream.requests).toHaveLength(0);
+  });
+
+  it('the connection closes after the refusal: bytes after it are never read as another request', async () => {
+    const smuggled = 'GET /open/smuggled HTTP/1.1\r\nHost: h\r\n\r\n';
+    const answers = await exchange(`POST /open/x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer_Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`);
+    expect(answers.map((a) => a.status)).toEqual([400]);
+    expect(upstream.requests).toHaveLength(0);
+  });
+
+  it('positive control: other _ names pass as sent; _ spellings of hop-by-hop headers do not', async () => {
+    const [answer] = await exchange('GET /open/x HTTP/1.1\r\nHost: h\r\nX_Custom: 1\r\nKeep_Alive: 5\r\nConnection: close\r\n\r\n');
+    expect(answer?.status).toBe(200);
+    expect(upstream.requests[0]!.headers['x_custom']).toBe('1');
+    expect(upstream.requests[0]!.headers['keep_alive']).toBeUndefined();
+  });
+});
+
+describe('a broken chunked body on the request being answered (found by the fuzzer: a 504 after timeoutMs)', () => {
+  it.each(['-1', 'zz', 'ffffffffffffffffff', '0x5'])('chunk size %s → 400 at once, the upstream request abandoned', async (size) => {
+    const started = performance.now();
+    const answers = await exchange(`POST /open/chunks HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n${size}\r\nhello\r\n0\r\n\r\n`);
+    expect(answers.map((a) => a.status)).toEqual([400]);
+    await expectProblem(asFetchResponse(answers[0]!), { status: 400, code: 'bad_request', challenge: null });
+    expect(performance.now() - started).toBeLessThan(5_000); // the route's timeoutMs is 10 s: not waited for
   });
 });
 

@@ -46,6 +46,13 @@ describe('upstreamRequestHeaders', () => {
       expected: { ...gatewaySet, 'x-auth-client-id': 'client-a', 'x-auth-scopes': 'a' },
     },
     {
+      // Issue #8 (found by the fuzzer): a CGI-style upstream reads `_` as `-`.
+      name: 'hop-by-hop headers spelled with _ removed; other _ names kept',
+      incoming: { 'keep_alive': 'timeout=5', 'proxy_authorization': 'Basic x', 'transfer_encoding': 'chunked', 'upgrade': undefined, 'x_custom_id': '7' },
+      ctx: base,
+      expected: { 'x_custom_id': '7', ...gatewaySet },
+    },
+    {
       name: 'caller authorization dropped when none is configured',
       incoming: { authorization: 'Bearer caller-token' },
       ctx: base,

@@ -1,4 +1,4 @@
-import { copyEndToEndHeaders } from './hop-by-hop.js';
+import { copyEndToEndHeaders, isHopByHop } from './hop-by-hop.js';
 
 /** What the gateway itself tells the upstream about one request (CONTRACT "What an upstream sees"). */
 export interface ForwardContext {
@@ -78,7 +78,15 @@ const OVERRIDES = new Set(['x-http-method-override', 'x-http-method', 'x-method-
 
 function notForwarded(lowerName: string): boolean {
   // CGI-style servers (Rack, PHP, WSGI) read `X_Auth_Subject` as `X-Auth-Subject`: compare with `_` as `-`.
-  const name = lowerName.includes('_') ? lowerName.replaceAll('_', '-') : lowerName;
+  if (lowerName.includes('_')) {
+    const name = lowerName.replaceAll('_', '-');
+    // `Keep_Alive`, `Proxy_Authorization`…: hop-by-hop to such a server, so never passed on either.
+    return isHopByHop(name) || isControlled(name);
+  }
+  return isControlled(lowerName);
+}
+
+function isControlled(name: string): boolean {
   // Identity headers come only from the verified token: a caller's own X-Auth-* is removed.
   return REPLACED.has(name) || PROXY_VOUCHED.has(name) || OVERRIDES.has(name) || name.startsWith('x-auth-');
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../observability/logger.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -37,7 +38,18 @@ export function registerRequestHooks(
       sendProblem(reply, new GatewayError('bad_request', 'The request has no Host header', { reason: 'no_host' }), requestId);
       return;
     }
-    done();
+    // A CGI-style upstream (Rack, PHP, WSGI) reads `Transfer_Encoding` as `Transfer-Encoding`: it
+    // would frame the body differently from Node, the ground of request smuggling (found by the fuzzer).
+    if (request.headers['transfer_encoding'] !== undefined || request.headers['content_length'] !== undefined) {
+      const refused = new GatewayError('bad_request', 'A message framing header is spelled with "_"', { reason: 'underscore_framing_header' });
+      // Where this request's body ends is in doubt: nothing more is read from this connection.
+      reply.header('connection', 'close');
+      sendProblem(reply, refused, requestId);
+      return;
+    }
+    if (reply.raw.socket === null) waitForTurn(request.raw, reply.raw, done);
+    else if (onClosingConnection(reply.raw)) return; // never handled: see waitForTurn
+    else done();
   });
 
   // While draining, each answer closes its connection, so the drain ends with the last request.
@@ -82,4 +94,31 @@ function pathOnly(url: string | undefined): string {
   const query = url.indexOf('?');
   const path = query < 0 ? url : url.slice(0, query);
   return path.length > 512 ? `${path.slice(0, 512)}…` : path;
+}
+
+/**
+ * A pipelined request waits until the answers before it are written. Node hands every parsed
+ * request to the server at once and only queues the answers, so a request behind one whose answer
+ * closes the connection would still be forwarded, and its answer dropped (found by the fuzzer).
+ * Its turn comes when Node gives its response the socket; a connection that closes first means it
+ * is never handled.
+ */
+function waitForTurn(request: IncomingMessage, response: ServerResponse, proceed: () => void): void {
+  const onTurn = () => {
+    request.off('close', onClosed);
+    if (!onClosingConnection(response)) proceed();
+  };
+  const onClosed = () => {
+    if (response.socket === null) response.off('socket', onTurn);
+  };
+  response.once('socket', onTurn);
+  request.once('close', onClosed);
+}
+
+/**
+ * Node ends the connection after an answer that said `Connection: close`, but its parser still
+ * hands over requests already received behind it: those are never handled.
+ */
+function onClosingConnection(response: ServerResponse): boolean {
+  return response.socket !== null && !response.socket.writable;
 }
