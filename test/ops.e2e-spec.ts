@@ -94,11 +94,11 @@ describe('/healthz, /readyz, /metrics', () => {
     expect(res.status).toBe(200);
     expect(up.requests).toHaveLength(1);
     const after = await metricsPage(gw.url);
-    expect(sample(after, 'gateway_requests_total', 'route="orders",status="2xx"')).toBe(
-      sample(before, 'gateway_requests_total', 'route="orders",status="2xx"') + 1,
+    expect(sample(after, 'gateway_requests_total', 'route="orders",method="GET",status="2xx"')).toBe(
+      sample(before, 'gateway_requests_total', 'route="orders",method="GET",status="2xx"') + 1,
     );
-    expect(sample(after, 'gateway_requests_total', 'route="everything",status="2xx"')).toBe(
-      sample(before, 'gateway_requests_total', 'route="everything",status="2xx"'),
+    expect(sample(after, 'gateway_requests_total', 'route="everything",method="GET",status="2xx"')).toBe(
+      sample(before, 'gateway_requests_total', 'route="everything",method="GET",status="2xx"'),
     );
   });
 
@@ -118,8 +118,8 @@ describe('/healthz, /readyz, /metrics', () => {
     expect(sample(after, 'gateway_auth_failures_total', 'reason="bad_signature"')).toBe(
       sample(before, 'gateway_auth_failures_total', 'reason="bad_signature"') + 1,
     );
-    expect(sample(after, 'gateway_requests_total', 'route="orders",status="4xx"')).toBe(
-      sample(before, 'gateway_requests_total', 'route="orders",status="4xx"') + 1,
+    expect(sample(after, 'gateway_requests_total', 'route="orders",method="GET",status="4xx"')).toBe(
+      sample(before, 'gateway_requests_total', 'route="orders",method="GET",status="4xx"') + 1,
     );
   });
 });

@@ -9,14 +9,22 @@ export class GatewayMetrics {
 
   readonly requests = new Counter({
     name: 'gateway_requests_total',
-    help: 'Requests answered, by route id and status class',
-    labelNames: ['route', 'status'] as const,
+    help: 'Requests answered, by route id, method (HTTP_METHODS, else OTHER) and status class',
+    labelNames: ['route', 'method', 'status'] as const,
     registers: [this.registry],
   });
 
   readonly requestDuration = new Histogram({
     name: 'gateway_request_duration_seconds',
     help: 'Time from request to response headers, by route id',
+    labelNames: ['route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly upstreamDuration = new Histogram({
+    name: 'gateway_upstream_duration_seconds',
+    help: 'Time from sending a request upstream to its response headers, by route id',
     labelNames: ['route'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
@@ -54,6 +62,34 @@ export class GatewayMetrics {
     name: 'gateway_throttle_storage_errors_total',
     help: 'Throttle storage (Redis) failures, by the policy applied',
     labelNames: ['policy'] as const,
+    registers: [this.registry],
+  });
+
+  readonly serviceTokenCacheHits = new Counter({
+    name: 'gateway_service_token_cache_hits_total',
+    help: 'Upstream calls served by a cached service token, by client',
+    labelNames: ['client'] as const,
+    registers: [this.registry],
+  });
+
+  readonly serviceTokenFetches = new Counter({
+    name: 'gateway_service_token_fetches_total',
+    help: 'Service token requests to the token endpoint, by client and outcome (success, failure)',
+    labelNames: ['client', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly redisErrors = new Counter({
+    name: 'gateway_redis_errors_total',
+    help: 'Redis commands that failed, by store (throttle, token_cache)',
+    labelNames: ['store'] as const,
+    registers: [this.registry],
+  });
+
+  readonly configReloads = new Counter({
+    name: 'gateway_config_reloads_total',
+    help: 'SIGHUP config reloads, by outcome (applied, refused)',
+    labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
 

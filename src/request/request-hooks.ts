@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HTTP_METHODS } from '../config/gateway-config.js';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../observability/logger.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -63,7 +64,7 @@ export function registerRequestHooks(
     if (context) {
       const seconds = (performance.now() - context.startedAt) / 1000;
       const route = context.route?.route.id ?? NO_ROUTE;
-      metrics.requests.inc({ route, status: statusClass(reply.statusCode) });
+      metrics.requests.inc({ route, method: methodLabel(request.raw.method), status: statusClass(reply.statusCode) });
       metrics.requestDuration.observe({ route }, seconds);
       if (log.isLevelEnabled('info')) {
         log.info(
@@ -83,6 +84,13 @@ export function registerRequestHooks(
     }
     done();
   });
+}
+
+const METHOD_LABELS = new Set<string>(HTTP_METHODS);
+
+/** A closed label set: the methods config can name, else OTHER (PURGE, PROPFIND… and junk). */
+function methodLabel(method: string | undefined): string {
+  return method !== undefined && METHOD_LABELS.has(method) ? method : 'OTHER';
 }
 
 function statusClass(status: number): string {
