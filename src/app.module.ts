@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
 import { AuthModule } from './auth/auth.module.js';
 import { ConfigModule } from './config/config.module.js';
 import type { GatewayConfig, RuntimeSettings } from './config/gateway-config.js';
@@ -8,6 +9,7 @@ import type { Logger } from './observability/logger.js';
 import type { GatewayMetrics } from './observability/metrics.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { OperationsController } from './observability/operations.controller.js';
+import { ReadinessHealth } from './observability/readiness.health.js';
 import { ProxyModule } from './proxy/proxy.module.js';
 import { ThrottlingModule } from './throttling/throttling.module.js';
 import { ClientCredentialsModule } from './upstream-auth/client-credentials/client-credentials.module.js';
@@ -37,15 +39,18 @@ export class AppModule {
         AuthModule,
         ClientCredentialsModule.forRoot({
           clients: options.config.clients,
-          redisUrl: options.settings.redisUrl,
+          redis: options.settings.redis,
           tokenCacheKeys: options.settings.tokenCacheKeys,
         }),
         ThrottlingModule.forRoot(options),
         ProxyModule,
+        // /readyz's checks (ReadinessHealth); its failures are logged by no one: a cold start would
+        // log an error per probe, and the 503s are counted in the access log and metrics already.
+        TerminusModule.forRoot({ logger: false }),
       ],
       // Declared here, before the proxy's catch-all, so these paths are never proxied.
       controllers: [OperationsController],
-      providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
+      providers: [{ provide: APP_FILTER, useClass: ProblemFilter }, ReadinessHealth],
     };
   }
 }
