@@ -60,7 +60,7 @@ printLogOnFailure(() => [gw]);
 
 /** Connections the gateway's server holds open (callers' keep-alive included). */
 function openConnections(): Promise<number> {
-  const server = gw.running.app.getHttpAdapter().getInstance().server;
+  const server = gw.running.server;
   return new Promise((resolve, reject) => server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
 }
 
