@@ -39,7 +39,7 @@ export class AppModule {
         AuthModule,
         ClientCredentialsModule.forRoot({
           clients: options.config.clients,
-          redis: options.settings.redis,
+          redisUrl: options.settings.redisUrl,
           tokenCacheKeys: options.settings.tokenCacheKeys,
         }),
         ThrottlingModule.forRoot(options),
