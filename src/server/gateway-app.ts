@@ -94,8 +94,6 @@ export class GatewayApp {
 
   handle(request: IncomingMessage, response: ServerResponse): void {
     this.#inFlight++;
-    // A response that never gets the socket (pipelined behind a closed connection) never
-    // closes: its request's close counts instead.
     let counted = true;
     const done = () => {
       if (!counted) return;
@@ -104,7 +102,11 @@ export class GatewayApp {
       if (this.#inFlight === 0) for (const resolve of this.#onIdle) resolve();
     };
     response.once('close', done);
-    request.once('close', done);
+    // A response still queued when its connection closes (pipelined) never closes itself; its
+    // request's close, which otherwise comes as soon as the body is read, counts instead then.
+    request.once('close', () => {
+      if (response.socket === null) done();
+    });
     this.handler(request, response);
   }
 

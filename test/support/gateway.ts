@@ -31,6 +31,8 @@ export interface TestGatewayOptions {
   readonly clients?: GatewayConfig['clients'];
   /** Runtime settings beyond port/host/log level (REDIS_URL, TOKEN_CACHE_KEY). */
   readonly settings?: Partial<Omit<RuntimeSettings, 'port' | 'host' | 'logLevel'>>;
+  /** Default here: no delay, 1 s of drain (tests close quickly). */
+  readonly shutdown?: GatewayConfig['shutdown'];
   /** Wait for /readyz 200 before returning (default true). */
   readonly waitReady?: boolean;
 }
@@ -80,7 +82,7 @@ export function configFor(options: TestGatewayOptions): GatewayConfig {
       ...options.throttle,
     },
     trustProxy: options.trustProxy ?? [],
-    shutdown: { delaySeconds: 0, drainSeconds: 1 },
+    shutdown: options.shutdown ?? { delaySeconds: 0, drainSeconds: 1 },
   };
 }
 
