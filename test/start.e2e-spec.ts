@@ -40,6 +40,10 @@ describe('package.json scripts', () => {
     expect(packageJson.scripts.build).toBe('tsc -p tsconfig.build.json');
     expect(packageJson.scripts.start).toBe('node dist/main.js');
   });
+
+  it('pretest runs the same check: the tests that start dist/main.js as a process run the current code', () => {
+    expect(packageJson.scripts.pretest).toBe('node scripts/build-if-stale.mjs');
+  });
 });
 
 describe('staleReason', () => {

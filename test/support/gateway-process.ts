@@ -2,6 +2,7 @@
 // signals, exit codes, what it writes to stdout and stderr.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -22,11 +23,23 @@ export interface GatewayProcess {
   kill(): Promise<void>;
 }
 
+/** Where the process starts: by default this repository's dist/main.js. */
+export interface GatewayCommand {
+  readonly cwd?: string;
+  /** A command line such as the Dockerfile's CMD; `node` is the node running the tests. */
+  readonly argv?: readonly [string, string, ...string[]];
+}
+
 /** Starts dist/main.js with `env` (PORT defaults to 0) and waits for its "gateway listening" line. */
-export async function startGatewayProcess(env: Record<string, string>, timeoutMs = 20_000): Promise<GatewayProcess> {
-  if (!existsSync(GATEWAY_MAIN)) throw new Error(`${GATEWAY_MAIN} is missing: npm test builds it first (npm run build)`);
-  const child = spawn(process.execPath, [GATEWAY_MAIN], {
-    cwd: ROOT,
+export async function startGatewayProcess(
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+  { cwd = ROOT, argv = ['node', GATEWAY_MAIN] }: GatewayCommand = {},
+): Promise<GatewayProcess> {
+  const [program, main, ...args] = argv;
+  if (!existsSync(resolve(cwd, main))) throw new Error(`${resolve(cwd, main)} is missing: npm test builds it first (npm run build)`);
+  const child = spawn(program === 'node' ? process.execPath : program, [main, ...args], {
+    cwd,
     env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
