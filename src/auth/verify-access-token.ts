@@ -43,7 +43,8 @@ export class AccessTokenVerifier {
   async verify(token: string, mayRefetchKeys?: () => Promise<boolean>): Promise<Principal> {
     const now = this.options.nowSeconds();
     const tolerance = this.auth.clockToleranceSeconds;
-    const cached = this.cache.get(token, this.issuers, now, tolerance);
+    const cacheKey = this.cache.keyOf(token);
+    const cached = this.cache.get(cacheKey, token, this.issuers, now, tolerance);
     if (cached) return cached;
 
     const { header, payload } = decodeJwt(token);
@@ -76,7 +77,7 @@ export class AccessTokenVerifier {
     if (typeof payload.iat === 'number' && payload.iat > now + tolerance) throw authFailure('not_yet_valid');
 
     const principal = toPrincipal(issuer.issuer, payload, token);
-    this.cache.set(token, principal, generation);
+    this.cache.set(cacheKey, principal, generation);
     return principal;
   }
 }
