@@ -5,6 +5,7 @@
 import { connect } from 'node:net';
 import { TestIssuer } from '../src/testing/index.js';
 import { expectProblem } from './support/expect-problem.js';
+import { metricsPage, sample } from './support/metrics-page.js';
 import { startTestGateway, waitForReady, type TestGateway } from './support/gateway.js';
 import { asFetchResponse, rawRequest } from './support/raw-http.js';
 import { startUpstream, type TestUpstream } from './support/upstream.js';
@@ -45,18 +46,6 @@ beforeEach(() => {
   up.requests.length = 0;
   up.handle(undefined);
 });
-
-/** The value of one sample line (`name{labels} value`) of a Prometheus text page; 0 when absent. */
-function sample(page: string, name: string, labels: string): number {
-  const line = page.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
-
-async function metricsPage(url: string): Promise<string> {
-  const res = await fetch(`${url}/metrics`);
-  expect(res.status).toBe(200);
-  return res.text();
-}
 
 describe('/healthz, /readyz, /metrics', () => {
   it('/healthz → 200 {"status":"ok"}, no-store, with an X-Request-Id', async () => {

@@ -28,3 +28,18 @@ export function authFailure(reason: AuthFailureReason, cause?: unknown): Gateway
   return new GatewayError('invalid_token', description, { errorDescription: description, reason }, { cause });
 }
 
+
+/**
+ * The closed reason of a 401 invalid_token, for the `reason` metric label and the access
+ * line; undefined for any other error. `extras.reason` is an open string on GatewayError, so
+ * only a key of AUTH_FAILURES passes: the label set is README's table and nothing else.
+ *
+ * @example
+ * authFailureReason(authFailure('expired')); // 'expired'
+ * authFailureReason(new GatewayError('missing_token', '…')); // undefined
+ */
+export function authFailureReason(error: unknown): AuthFailureReason | undefined {
+  if (!(error instanceof GatewayError) || error.code !== 'invalid_token') return undefined;
+  const reason = error.extras.reason;
+  return reason !== undefined && Object.hasOwn(AUTH_FAILURES, reason) ? (reason as AuthFailureReason) : undefined;
+}

@@ -5,6 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors/gateway-error.js';
 import { GatewayMetrics } from '../observability/metrics.js';
 import { RouteAccessResolver, type RouteAccess } from '../routing/route-access.js';
+import { authFailureReason } from './auth-failure.js';
 import { ACCESS_FROM_ROUTE_TABLE, IS_PUBLIC, REQUIRED_SCOPES } from './decorators.js';
 import type { Principal } from './principal.js';
 import { STRATEGY_NAME } from './jwt.strategy.js';
@@ -45,7 +46,6 @@ export class GatewayAuthGuard extends AuthGuard() {
     // Outside the gateway (AuthModule in another Nest app) there is no request context: @Principal() reads request.user.
     if (request.gateway) request.gateway.principal = principal;
     if (missingScopes(access.scopes, principal.scopes).length > 0) {
-      this.metrics.authFailures.inc({ reason: 'insufficient_scope' });
       throw new GatewayError('insufficient_scope', `This route needs the scopes: ${access.scopes.join(' ')}`, {
         scopes: access.scopes,
         reason: 'insufficient_scope',
@@ -59,7 +59,10 @@ export class GatewayAuthGuard extends AuthGuard() {
     if (user) return user as TUser;
     const failure = err ?? info;
     if (failure instanceof GatewayError) {
-      this.metrics.authFailures.inc({ reason: failure.extras.reason ?? failure.code });
+      // Only refused tokens count, by README's closed reasons: not a missing token, not a 403,
+      // not a 503 keys_unavailable (gateway_jwks_fetches_total has those), not a 400.
+      const reason = authFailureReason(failure);
+      if (reason !== undefined) this.metrics.authFailures.inc({ reason });
       throw failure;
     }
     throw new GatewayError('internal', 'Authentication failed unexpectedly', {}, { cause: failure });

@@ -1,13 +1,23 @@
 import type { FastifyReply } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import { rateLimitHeaders, type RateLimitState } from '../throttling/rate-limit.js';
 import { bearerChallenge } from './bearer-challenge.js';
 import type { GatewayError } from './gateway-error.js';
 import { PROBLEMS, problemType } from './problem-catalog.js';
 
+/** The gateway's own refusal of each answered request, for its access line and the 429 count. */
+const refusals = new WeakMap<ServerResponse, GatewayError>();
+
+/** The GatewayError sendProblem answered this response with, if any (request/access-log.ts reads it). */
+export function refusalOf(response: ServerResponse): GatewayError | undefined {
+  return refusals.get(response);
+}
+
 /** The RFC 9457 body and the headers a GatewayError's catalog entry asks for. */
 export function sendProblem(reply: FastifyReply, error: GatewayError, requestId: string, rateLimit?: RateLimitState): void {
   const { status, title } = PROBLEMS[error.code];
   const { extras } = error;
+  refusals.set(reply.raw, error);
   reply.code(status);
   reply.header('content-type', 'application/problem+json');
   reply.header('cache-control', 'no-store');
@@ -21,6 +31,8 @@ export function sendProblem(reply: FastifyReply, error: GatewayError, requestId:
   if (limits) reply.headers(rateLimitHeaders(limits));
   // A Buffer, so Fastify sends the media type as set (it appends a charset to strings).
   reply.send(Buffer.from(JSON.stringify({ type: problemType(error.code), title, status, detail: error.detail, requestId })));
+  // Fastify's frameworkErrors (a malformed URL) answer before any hook: no onResponse, so no access line without this.
+  if (!reply.request.gateway) reply.server.gatewayAnsweredBeforeHooks?.(reply.request, reply);
 }
 
 function wwwAuthenticate(error: GatewayError): string | undefined {

@@ -1,6 +1,7 @@
 import { Catch, HttpException, Inject, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LOGGER, type Logger } from '../observability/logger.js';
+import { safeError } from '../observability/safe-error.js';
 import { errorLabel } from './error-label.js';
 import { GatewayError } from './gateway-error.js';
 import type { ProblemCode } from './problem-catalog.js';
@@ -46,13 +47,14 @@ export class ProblemFilter implements ExceptionFilter {
 
   private toGatewayError(exception: unknown, requestId: string): GatewayError {
     if (exception instanceof GatewayError) {
-      if (exception.code === 'internal') this.log.error({ requestId, error: errorLabel(exception.cause) }, exception.detail);
+      // A bug: its stack frames help; safeError keeps them and drops every message but ours.
+      if (exception.code === 'internal') this.log.error({ requestId, err: safeError(exception) }, exception.detail);
       return exception;
     }
     const status = exception instanceof HttpException ? exception.getStatus() : statusOf(exception);
     const code = status !== undefined ? CODE_FOR_STATUS[status] : undefined;
     if (code) return new GatewayError(code, defaultDetail(code));
-    this.log.error({ requestId, error: errorLabel(exception) }, 'unhandled error');
+    this.log.error({ requestId, err: safeError(exception) }, 'unhandled error');
     return new GatewayError('internal', 'An unexpected error occurred');
   }
 }

@@ -16,7 +16,7 @@ export class GatewayMetrics {
 
   readonly requestDuration = new Histogram({
     name: 'gateway_request_duration_seconds',
-    help: 'Time from request to response headers, by route id',
+    help: 'Time from the arrival of a request to the last byte of its answer, by route id',
     labelNames: ['route'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
@@ -24,7 +24,7 @@ export class GatewayMetrics {
 
   readonly upstreamDuration = new Histogram({
     name: 'gateway_upstream_duration_seconds',
-    help: 'Time from sending a request upstream to its response headers, by route id',
+    help: 'Time from sending a request upstream (pool wait included) to its response headers, by route id',
     labelNames: ['route'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
@@ -32,7 +32,7 @@ export class GatewayMetrics {
 
   readonly authFailures = new Counter({
     name: 'gateway_auth_failures_total',
-    help: 'Refused credentials, by reason',
+    help: 'Refused tokens (401 invalid_token), by auth failure reason (the closed list in README)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
@@ -53,7 +53,7 @@ export class GatewayMetrics {
 
   readonly rateLimited = new Counter({
     name: 'gateway_rate_limited_total',
-    help: 'Requests answered 429, by route id',
+    help: 'Requests the gateway answered 429 (route windows and the unauthenticated budget), by route id',
     labelNames: ['route'] as const,
     registers: [this.registry],
   });

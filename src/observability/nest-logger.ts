@@ -7,8 +7,10 @@ export class NestPinoLogger implements LoggerService {
   log(message: unknown, context?: string): void {
     this.pino.debug({ context }, String(message));
   }
+  // Nest's stack text (`_trace`) starts with the error's message: not logged. An Error goes through safeError.
   error(message: unknown, _trace?: string, context?: string): void {
-    this.pino.error({ context }, String(message));
+    if (message instanceof Error) this.pino.error({ context, err: message }, message.name);
+    else this.pino.error({ context }, String(message));
   }
   warn(message: unknown, context?: string): void {
     this.pino.warn({ context }, String(message));

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { pipeline, Writable, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { RuntimeSettings, type RouteConfig } from '../config/gateway-config.js';
@@ -130,6 +131,7 @@ export class ProxyService {
 
     let outcome: 'answered' | 'refused' = 'answered';
     let answered = false;
+    const sentAt = performance.now();
     try {
       // undici writes the upstream body straight into the caller's response
       // (backpressure included): no intermediate stream per request.
@@ -143,6 +145,10 @@ export class ProxyService {
         },
         ({ statusCode, headers: upstreamHeaders }) => {
           clearTimeout(deadline);
+          // undici calls this factory at the upstream's response headers: dispatch to headers, queueing included.
+          const upstreamMs = performance.now() - sentAt;
+          this.metrics.upstreamDuration.observe({ route: route.id }, upstreamMs / 1000);
+          request.gateway.upstreamMs = upstreamMs;
           const refused = credential.serviceToken;
           if (refused && statusCode === 401 && isInvalidTokenChallenge(upstreamHeaders['www-authenticate'])) {
             // Drop the refused token (never reused); retry only when a new one may be had and the body replays.

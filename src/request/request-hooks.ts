@@ -1,7 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HTTP_METHODS } from '../config/gateway-config.js';
 import { performance } from 'node:perf_hooks';
+import { AccessLog } from './access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { TrustedProxies } from './client-address.js';
@@ -10,19 +10,18 @@ import { sendProblem } from '../errors/problem-response.js';
 import { requestIdFrom } from './request-id.js';
 import './request-context.js';
 
-/** Labels for requests that matched no configured route (operating endpoints, 404s). */
-const NO_ROUTE = '-';
-
 /**
  * The first and last thing every request passes: its id and client address,
- * then one access-log line and the request metrics. Never logs headers or the
- * query string (either may carry credentials).
+ * then one access-log line and the request metrics (access-log.ts).
  */
 export function registerRequestHooks(
   fastify: FastifyInstance,
   deps: { trustedProxies: TrustedProxies; log: Logger; metrics: GatewayMetrics; isDraining: () => boolean },
 ): void {
-  const { trustedProxies, log, metrics, isDraining } = deps;
+  const { trustedProxies, isDraining } = deps;
+  const accessLog = new AccessLog(deps.log, deps.metrics);
+  // sendProblem calls it for a request Fastify refused before any hook ran (frameworkErrors).
+  fastify.decorate('gatewayAnsweredBeforeHooks', (request: FastifyRequest, reply: FastifyReply) => accessLog.answeredBeforeHooks(request, reply));
   fastify.decorateRequest('gateway', null as never);
 
   fastify.addHook('onRequest', (request, reply, done) => {
@@ -33,6 +32,8 @@ export function registerRequestHooks(
       startedAt: performance.now(),
     };
     reply.header('x-request-id', requestId);
+    // From here the request gets its access line, even if the caller hangs up (onResponse never runs then).
+    accessLog.started(request, reply);
     // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400. Node's server would answer it
     // itself, bare (no problem+json, no X-Request-Id); gateway.ts turns that off and it is done here.
     if (request.headers.host === undefined && request.raw.httpVersionMinor === 1) {
@@ -60,48 +61,9 @@ export function registerRequestHooks(
   });
 
   fastify.addHook('onResponse', (request, reply, done) => {
-    const context = request.gateway;
-    if (context) {
-      const seconds = (performance.now() - context.startedAt) / 1000;
-      const route = context.route?.route.id ?? NO_ROUTE;
-      metrics.requests.inc({ route, method: methodLabel(request.raw.method), status: statusClass(reply.statusCode) });
-      metrics.requestDuration.observe({ route }, seconds);
-      if (log.isLevelEnabled('info')) {
-        log.info(
-          {
-            requestId: context.requestId,
-            method: request.raw.method,
-            path: pathOnly(request.raw.url),
-            route,
-            status: reply.statusCode,
-            durationMs: Math.round(seconds * 10_000) / 10,
-            client: context.clientAddress,
-            caller: context.principal?.clientId ?? context.principal?.subject,
-          },
-          'request',
-        );
-      }
-    }
+    accessLog.finished(request, reply);
     done();
   });
-}
-
-const METHOD_LABELS = new Set<string>(HTTP_METHODS);
-
-/** A closed label set: the methods config can name, else OTHER (PURGE, PROPFIND… and junk). */
-function methodLabel(method: string | undefined): string {
-  return method !== undefined && METHOD_LABELS.has(method) ? method : 'OTHER';
-}
-
-function statusClass(status: number): string {
-  return `${Math.floor(status / 100)}xx`;
-}
-
-function pathOnly(url: string | undefined): string {
-  if (!url) return '';
-  const query = url.indexOf('?');
-  const path = query < 0 ? url : url.slice(0, query);
-  return path.length > 512 ? `${path.slice(0, 512)}…` : path;
 }
 
 /**

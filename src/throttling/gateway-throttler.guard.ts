@@ -5,7 +5,6 @@ import type { ThrottlerRequest } from '@nestjs/throttler';
 import type { FastifyRequest } from 'fastify';
 import { ACCESS_FROM_ROUTE_TABLE } from '../auth/decorators.js';
 import { GatewayError } from '../errors/gateway-error.js';
-import { GatewayMetrics } from '../observability/metrics.js';
 import { tighter } from './rate-limit.js';
 import { ThrottlePlan } from './throttle-plan.js';
 import { ThrottleStorageUnavailable } from './window-store.js';
@@ -25,7 +24,6 @@ export class GatewayThrottlerGuard extends ThrottlerGuard {
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
     @InjectThrottlerStorage() storage: ThrottlerStorage,
     @Inject(Reflector) reflector: Reflector,
-    @Inject(GatewayMetrics) private readonly metrics: GatewayMetrics,
     @Inject(ThrottlePlan) private readonly plan: ThrottlePlan,
   ) {
     super(options, storage, reflector);
@@ -67,7 +65,7 @@ export class GatewayThrottlerGuard extends ThrottlerGuard {
       const blocked = { ...state, remaining: 0, resetSeconds: record.timeToBlockExpire };
       request.gateway.rateLimit = blocked;
       const routeId = request.gateway.route?.route.id ?? '-';
-      this.metrics.rateLimited.inc({ route: routeId });
+      // Counted in gateway_rate_limited_total with every other 429 the gateway answers (access-log.ts).
       throw new GatewayError('rate_limited', `Over the limit of ${limit} requests per ${ttl / 1000} s on route ${routeId}`, {
         retryAfterSeconds: record.timeToBlockExpire,
         rateLimit: blocked,

@@ -1,5 +1,4 @@
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import {
   ASYMMETRIC_ALGORITHMS,
   type AuthConfig,
@@ -10,6 +9,7 @@ import {
   type ThrottleConfig,
 } from '../../src/config/gateway-config.js';
 import { startGateway, type RunningGateway } from '../../src/gateway.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { GatewayMetrics } from '../../src/observability/metrics.js';
 import type { TestIssuer } from '../../src/testing/index.js';
 
@@ -99,7 +99,8 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
   const running = await startGateway({
     config: configFor(options),
     settings: { ...options.settings, port: 0, host: '127.0.0.1', logLevel: 'debug' },
-    log: pino({ level: 'debug' }, sink),
+    // The production logger (redaction, safe error serializers), so tests see what operators see.
+    log: createLogger('debug', sink),
     metrics,
   });
   const gateway: TestGateway = {

@@ -1,6 +1,7 @@
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { ClientConfig } from '../../config/gateway-config.js';
 import { LOGGER, type Logger } from '../../observability/logger.js';
+import { GatewayMetrics } from '../../observability/metrics.js';
 import { DownstreamClient } from './downstream-client.js';
 import { RedisTokenStore } from './redis-token-store.js';
 import { ServiceTokenProvider, SYSTEM_TIMING } from './service-token-provider.js';
@@ -20,7 +21,7 @@ export interface ClientCredentialsOptions {
  * Service tokens from the OAuth 2.0 client-credentials grant (RFC 6749 §4.4),
  * for the gateway's `upstreamAuth: client-credentials` routes and for any
  * NestJS service calling its own downstream services. Needs LOGGER
- * (ObservabilityModule).
+ * (ObservabilityModule); counts hits and token requests when GatewayMetrics is provided too.
  *
  * @example
  * @Module({ imports: [ClientCredentialsModule.forRoot({ clients: { orders: { tokenUrl, clientId, clientSecret, authMethod: 'client_secret_basic', scope: 'orders.internal' } } })] })
@@ -44,9 +45,10 @@ export class ClientCredentialsModule implements OnApplicationShutdown {
         },
         {
           provide: ServiceTokenSource,
-          inject: [LOGGER, SharedTokenStore],
-          useFactory: (log: Logger, store: SharedTokenStore | null) =>
-            new ServiceTokenProvider(options.clients, { ...SYSTEM_TIMING, log, store: store ?? undefined }),
+          // GatewayMetrics is optional: an app using this module on its own need not have it.
+          inject: [LOGGER, SharedTokenStore, { token: GatewayMetrics, optional: true }],
+          useFactory: (log: Logger, store: SharedTokenStore | null, metrics: GatewayMetrics | undefined) =>
+            new ServiceTokenProvider(options.clients, { ...SYSTEM_TIMING, log, store: store ?? undefined, metrics }),
         },
         {
           provide: DownstreamClient,

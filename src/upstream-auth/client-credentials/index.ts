@@ -26,6 +26,7 @@ export {
   STORE_POLL_INTERVAL_MS,
   STORE_WAIT_MS,
   type ServiceTokenProviderOptions,
+  type ServiceTokenMetrics,
   type TokenFetcher,
 } from './service-token-provider.js';
 export {

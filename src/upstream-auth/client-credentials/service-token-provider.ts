@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ClientConfig } from '../../config/gateway-config.js';
+import type { GatewayMetrics } from '../../observability/metrics.js';
 import { createAssertionSigner, type AssertionSigner } from './client-assertion.js';
 import { loadPrivateKey, PrivateKeyError } from './private-key.js';
 import { fetchWithRetry, type TokenFetcher } from './retry-fetch.js';
@@ -32,7 +33,12 @@ export interface ServiceTokenProviderOptions {
   readonly store?: SharedTokenStore;
   /** Absent: requestServiceToken, with the private keys of `private_key_jwt` clients loaded now. */
   readonly fetchToken?: TokenFetcher;
+  /** The gateway's counters; absent in an app without GatewayMetrics (ClientCredentialsModule on its own). */
+  readonly metrics?: ServiceTokenMetrics;
 }
+
+/** What the provider counts: cache hits, and each token endpoint request by outcome. */
+export type ServiceTokenMetrics = Pick<GatewayMetrics, 'serviceTokenCacheHits' | 'serviceTokenFetches'>;
 
 /** Real time, for production use of ServiceTokenProviderOptions. */
 export const SYSTEM_TIMING = {
@@ -96,7 +102,8 @@ export class ServiceTokenProvider implements ServiceTokenSource {
         lastForcedRefreshAt: Number.NEGATIVE_INFINITY,
       });
     }
-    this.fetchToken = options.fetchToken ?? endpointFetcher(clients, options.now);
+    const fetchToken = options.fetchToken ?? endpointFetcher(clients, options.now);
+    this.fetchToken = options.metrics === undefined ? fetchToken : counted(fetchToken, options.metrics);
     if (options.store !== undefined) this.shared = new SharedTokenFetch(options.store, options);
   }
 
@@ -109,6 +116,7 @@ export class ServiceTokenProvider implements ServiceTokenSource {
         // A failed refresh is logged and backs off in fetch(); the cached token stays in service.
         this.fetch(name, state, 'refresh').catch(() => undefined);
       }
+      this.options.metrics?.serviceTokenCacheHits.inc({ client: name });
       return cached.accessToken;
     }
     state.token = undefined;
@@ -191,6 +199,20 @@ export class ServiceTokenProvider implements ServiceTokenSource {
     // The state itself goes in: the store read must see a token invalidate() rejects meanwhile.
     return this.shared.obtain(name, state, purpose, fromEndpoint);
   }
+}
+
+/** Each token endpoint request (every attempt of a fetch) counted by outcome. */
+function counted(fetchToken: TokenFetcher, metrics: ServiceTokenMetrics): TokenFetcher {
+  return async (name, client) => {
+    try {
+      const response = await fetchToken(name, client);
+      metrics.serviceTokenFetches.inc({ client: name, outcome: 'success' });
+      return response;
+    } catch (error) {
+      metrics.serviceTokenFetches.inc({ client: name, outcome: 'failure' });
+      throw error;
+    }
+  };
 }
 
 /** requestServiceToken with each `private_key_jwt` client's key read once, here (a bad key stops startup). */
