@@ -6,7 +6,7 @@ import { printLogOnFailure } from './support/attacks.js';
 import { expectProblem } from './support/expect-problem.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { asFetchResponse, openRaw, parseResponse, readAll, type RawResponse } from './support/raw-http.js';
-import { startUpstream, type TestUpstream } from './support/upstream.js';
+import { answerAfter, startUpstream, type TestUpstream } from './support/upstream.js';
 
 let issuer: TestIssuer;
 let upstream: TestUpstream;
@@ -70,19 +70,9 @@ function chunkedEnd(bytes: Buffer, at: number): number {
   }
 }
 
-/** An upstream that answers after `ms`, so the next pipelined bytes arrive while the request is in flight. */
-function answerAfter(ms: number): void {
-  upstream.handle((request, response) => {
-    setTimeout(() => {
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ url: request.url }));
-    }, ms);
-  });
-}
-
 describe('a parse error after a pipelined request that was already forwarded (found by the fuzzer)', () => {
   it('the forwarded request is answered first (its 200), then the 400 problem; the upstream saw it once', async () => {
-    answerAfter(150);
+    upstream.handle(answerAfter(150));
     const answers = await exchange('GET /open/first HTTP/1.1\r\nHost: h\r\n\r\nxx\r\n\r\n');
     expect(answers.map((a) => a.status)).toEqual([200, 400]);
     expect(JSON.parse(answers[0]!.body.toString('utf8'))).toEqual({ url: '/open/first' });
@@ -91,7 +81,7 @@ describe('a parse error after a pipelined request that was already forwarded (fo
   });
 
   it('two forwarded requests, then an unparsable one: both answers in order, then the 400', async () => {
-    answerAfter(100);
+    upstream.handle(answerAfter(100));
     const answers = await exchange('GET /open/1 HTTP/1.1\r\nHost: h\r\n\r\nGET /open/2 HTTP/1.1\r\nHost: h\r\n\r\nget /x HTTP/1.1\r\n\r\n');
     expect(answers.map((a) => a.status)).toEqual([200, 200, 400]);
     expect(answers.slice(0, 2).map((a) => JSON.parse(a.body.toString('utf8')))).toEqual([{ url: '/open/1' }, { url: '/open/2' }]);
@@ -99,7 +89,7 @@ describe('a parse error after a pipelined request that was already forwarded (fo
   });
 
   it('after a Connection: close request, trailing bytes get no answer: only the real one comes back', async () => {
-    answerAfter(150);
+    upstream.handle(answerAfter(150));
     const answers = await exchange('GET /open/last HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\nxx\r\n\r\n');
     expect(answers.map((a) => a.status)).toEqual([200]);
     expect(upstream.requests.map((r) => r.url)).toEqual(['/open/last']);
@@ -112,7 +102,7 @@ describe('a parse error after a pipelined request that was already forwarded (fo
   });
 
   it('a DELETE pipelined behind a Connection: close request is never forwarded (its answer could never be sent)', async () => {
-    answerAfter(50);
+    upstream.handle(answerAfter(50));
     const answers = await exchange(
       'GET /open/first HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\nDELETE /open/second HTTP/1.1\r\nHost: h\r\n\r\n',
     );

@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import { TestIssuer } from '../src/testing/index.js';
 import { waitFor } from './support/attacks.js';
 import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.js';
-import { startUpstream, type TestUpstream } from './support/upstream.js';
+import { answerAfter, startUpstream, type TestUpstream } from './support/upstream.js';
 
 let issuer: TestIssuer;
 let upstream: TestUpstream;
@@ -55,20 +55,10 @@ async function start(file: string, text: string): Promise<GatewayProcess> {
 
 const call = (gateway: GatewayProcess, path: string) => fetch(`${gateway.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
 
-/** The upstream answers after `ms`. */
-function slowUpstream(ms: number): void {
-  upstream.handle((request, response) => {
-    setTimeout(() => {
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ url: request.url }));
-    }, ms);
-  });
-}
-
 describe('SIGTERM under load', () => {
   it('readyz 503 at once; every request that reached the upstream is answered 200; exit code 0', async () => {
     const gateway = await start(join(dir, 'term.yaml'), configText(['/orders'], { delaySeconds: 1, drainSeconds: 5 }));
-    slowUpstream(300);
+    upstream.handle(answerAfter(300));
     const answered: number[] = [];
     const failures: string[] = [];
     let sending = true;
@@ -113,7 +103,7 @@ describe('SIGHUP reloads the config file', () => {
 
   it('a new route serves without a restart; a request in flight across the reload is answered', async () => {
     expect((await call(gateway, '/reports/1')).status).toBe(404);
-    slowUpstream(800);
+    upstream.handle(answerAfter(800));
     const inFlight = call(gateway, '/orders/slow');
     await waitFor('the slow request to reach the upstream', () => upstream.requests.length === 1);
 

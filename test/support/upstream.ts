@@ -60,3 +60,13 @@ export async function startUpstream(): Promise<TestUpstream> {
       }),
   };
 }
+
+/** A handler answering 200 `{"url": …}` after `ms`: a request that stays in flight for a while. */
+export function answerAfter(ms: number): UpstreamHandler {
+  return (request, response) => {
+    setTimeout(() => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ url: request.url }));
+    }, ms);
+  };
+}
