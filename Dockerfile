@@ -17,9 +17,13 @@ RUN npm run build
 # node user; everything under /app belongs to root, so the process cannot change its own code
 # (and runs with a read-only root filesystem).
 FROM node:24-bookworm-slim AS runtime
+# --max-old-space-size=512: V8 otherwise lets the heap grow to about 4x the live set under a
+# stream of distinct tokens (measured: RSS 296 MB flat, 185 MB with this cap; live heap under
+# 80 MB with every cache full). Overriding NODE_OPTIONS drops it.
 ENV NODE_ENV=production \
     PORT=3000 \
-    GATEWAY_CONFIG=/etc/gateway/gateway.yaml
+    GATEWAY_CONFIG=/etc/gateway/gateway.yaml \
+    NODE_OPTIONS=--max-old-space-size=512
 WORKDIR /app
 COPY package.json package-lock.json ./
 # The npm cache stays in the build cache, not in the image.

@@ -35,10 +35,10 @@ function tracked(root: string): string {
 }
 
 describe('package.json scripts', () => {
-  it('prestart runs the staleness check; build stays the full tsc build; start is node dist/main.js', () => {
+  it('prestart runs the staleness check; build stays the full tsc build; start is node dist/main.js with the measured heap cap', () => {
     expect(packageJson.scripts.prestart).toBe('node scripts/build-if-stale.mjs');
     expect(packageJson.scripts.build).toBe('tsc -p tsconfig.build.json');
-    expect(packageJson.scripts.start).toBe('node dist/main.js');
+    expect(packageJson.scripts.start).toBe('node --max-old-space-size=512 dist/main.js');
   });
 
   it('pretest runs the same check: the tests that start dist/main.js as a process run the current code', () => {
