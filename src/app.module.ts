@@ -39,7 +39,7 @@ export class AppModule {
         AuthModule,
         ClientCredentialsModule.forRoot({
           clients: options.config.clients,
-          redisUrl: options.settings.redisUrl,
+          redis: options.settings.redis,
           tokenCacheKeys: options.settings.tokenCacheKeys,
         }),
         ThrottlingModule.forRoot(options),

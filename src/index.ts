@@ -11,7 +11,7 @@ export { Public, Scopes, Principal } from './auth/decorators.js';
 export type { Principal as VerifiedPrincipal } from './auth/principal.js';
 export { ConfigModule } from './config/config.module.js';
 export { loadConfig, validateConfig, ConfigError } from './config/load-config.js';
-export type { GatewayConfig, RuntimeSettings, RouteConfig, IssuerConfig } from './config/gateway-config.js';
+export type { GatewayConfig, RuntimeSettings, RedisSettings, RouteConfig, IssuerConfig } from './config/gateway-config.js';
 export { ObservabilityModule } from './observability/observability.module.js';
 export { createLogger } from './observability/logger.js';
 export { GatewayMetrics } from './observability/metrics.js';

@@ -523,7 +523,7 @@ describeWithRedis(redisUp)('two gateway instances on the same Redis', () => {
         issuers: [issuer],
         routes: [ccRoute(client)],
         clients: { [client]: basicClient(oauth) },
-        settings: { redisUrl: REDIS_URL, ...(tokenCacheKeys ? { tokenCacheKeys } : {}) },
+        settings: { redis: { kind: 'single', url: REDIS_URL }, ...(tokenCacheKeys ? { tokenCacheKeys } : {}) },
       });
       cleanups.push(() => instance.close());
       redisGateways.push(instance);
@@ -561,7 +561,7 @@ describeWithRedis(redisUp)('two gateway instances on the same Redis', () => {
     const keys = await admin.keys(`gateway:svc-token:*${shared}*`);
     expect(keys).toHaveLength(1);
     const [key] = keys as [string];
-    expect(key).toMatch(new RegExp(`^gateway:svc-token:${shared}:[0-9a-f]{16}$`));
+    expect(key).toMatch(new RegExp(`^gateway:svc-token:\\{${shared}:[0-9a-f]{16}\\}$`));
     const stored = (await admin.get(key))!;
     expect(stored.startsWith('v1.k1.')).toBe(true);
     expect(stored).not.toContain(token);
@@ -573,7 +573,7 @@ describeWithRedis(redisUp)('two gateway instances on the same Redis', () => {
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(300_000);
     // No lock left behind.
-    expect(await admin.keys(`gateway:svc-token-lock:${shared}:*`)).toEqual([]);
+    expect(await admin.keys(`gateway:svc-token-lock:{${shared}:*`)).toEqual([]);
   });
 
   it('REDIS_URL without TOKEN_CACHE_KEY → nothing written to Redis, each instance fetches its own token; start-up says so', async () => {

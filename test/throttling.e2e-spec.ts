@@ -461,7 +461,7 @@ describeWithRedis(redisUp)('two gateway instances on the machine’s Redis', () 
     const options = {
       routes: [route(id, [{ limit: 20, ttlSeconds: 60 }])],
       throttle: { storage: 'redis' as const },
-      settings: { redisUrl: REDIS_URL },
+      settings: { redis: { kind: 'single' as const, url: REDIS_URL } },
     };
     gwA = await gateway(options);
     gwB = await gateway(options);
@@ -524,11 +524,11 @@ if (!haveRedisServer && !IN_CI) {
     gateway({
       routes: [route(id, [{ limit, ttlSeconds: 60 }])],
       throttle: { storage: 'redis', onStorageError },
-      settings: { redisUrl: redis.url },
+      settings: { redis: { kind: 'single', url: redis.url } },
     });
   const counters = (id: string) =>
     redis.withClient(async (admin) => {
-      const keys = await admin.keys(`gateway:throttle:${id}:*`);
+      const keys = await admin.keys(`gateway:throttle:{${id}:*`);
       return Promise.all(keys.map(async (key) => (await admin.get(key)) ?? ''));
     });
   const storageWarnings = (gw: TestGateway) => gw.logs.filter((line) => line.level === 40 && /storage|redis/i.test(String(line.msg)));

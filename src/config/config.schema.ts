@@ -165,7 +165,7 @@ const noAuth = () => ({ clockToleranceSeconds: 30, requireTyp: false, jwksRefetc
 
 /**
  * The schema of the whole file. `options` carries what the file cannot know
- * (whether REDIS_URL is set).
+ * (whether a Redis is configured in the environment).
  *
  * @example
  * createConfigSchema({ redisConfigured: false }).safeParse(raw, { error: configErrorMap });

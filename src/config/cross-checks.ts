@@ -7,7 +7,7 @@ import { isSegmentPrefix } from './path-prefix.js';
 import { secureUrlProblem } from './url-rules.js';
 
 export interface ConfigCheckOptions {
-  /** REDIS_URL is set (throttle.storage: redis needs it). */
+  /** REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS is set (throttle.storage: redis needs one). */
   readonly redisConfigured: boolean;
 }
 
@@ -73,7 +73,7 @@ export function checkConfig(config: GatewayConfig, check: CheckContext, options:
     checkUnique(config.auth.issuers, check, ['auth', 'issuers'], 'issuer', (iss) => iss, (j) => `is already listed in auth.issuers[${j}]`);
   }
   if (check.ok(['throttle', 'storage']) && config.throttle.storage === 'redis' && !options.redisConfigured) {
-    check.add(['throttle', 'storage'], 'redis needs REDIS_URL, which is not set');
+    check.add(['throttle', 'storage'], 'redis needs REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS, and none is set');
   }
 }
 

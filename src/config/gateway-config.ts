@@ -88,12 +88,43 @@ export interface GatewayConfig {
   readonly shutdown: { readonly delaySeconds: number; readonly drainSeconds: number };
 }
 
+/** A Redis Cluster node or a Sentinel: host name or IP address (IPv6 without brackets) and port. */
+export interface RedisAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Where the shared state lives (CONTRACT: REDIS_URL, REDIS_CLUSTER_NODES, or
+ * REDIS_SENTINELS with REDIS_SENTINEL_MASTER and REDIS_PASSWORD): one Redis, a
+ * Redis Cluster (seed nodes; the rest is discovered), or the master a set of
+ * Sentinels names. Never logged: URLs and passwords are secrets.
+ */
+export type RedisSettings =
+  | { readonly kind: 'single'; readonly url: string }
+  | {
+      readonly kind: 'cluster';
+      readonly nodes: readonly RedisAddress[];
+      /** rediss:// seed nodes: TLS to every node. */
+      readonly tls: boolean;
+      readonly username?: string;
+      readonly password?: string;
+    }
+  | {
+      readonly kind: 'sentinel';
+      readonly sentinels: readonly RedisAddress[];
+      readonly masterName: string;
+      /** The master's (and its replicas') password; the Sentinels themselves are asked without one. */
+      readonly password?: string;
+    };
+
 /** Process-level settings from the environment (never from the file). */
 export interface RuntimeSettings {
   readonly port: number;
   readonly host: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  readonly redisUrl?: string;
+  /** Absent: no Redis (throttling in memory, service tokens per replica). */
+  readonly redis?: RedisSettings;
   readonly nodeEnv?: string;
   /**
    * From `TOKEN_CACHE_KEY`: AES-256-GCM keys (32 bytes each) for service tokens kept in Redis.

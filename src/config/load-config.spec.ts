@@ -37,7 +37,7 @@ throttle:
   default: { limit: 600, ttlSeconds: 60 }  # for routes without their own (one window or a list)
   clients:                            # optional per-caller quotas, replacing the route's windows for that caller
     partner-42: { limit: 6000, ttlSeconds: 60 }   # key: the caller's client_id (else azp, else sub)
-  storage: memory                     # memory (per replica) | redis (needs REDIS_URL: a startup error without it)
+  storage: memory                     # memory (per replica) | redis (needs REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS: a startup error without one)
   onStorageError: local               # Redis down: local | allow | deny (deny answers 503 + Retry-After)
   unauthenticated: { limit: 30, ttlSeconds: 60 }  # per client IP: requests that fail authentication (every 401)
 trustProxy: []                        # CIDRs whose X-Forwarded-For is believed

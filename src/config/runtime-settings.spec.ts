@@ -18,7 +18,7 @@ describe('readRuntimeSettings', () => {
     });
     expect(issues).toEqual([]);
     expect(settings).toEqual({
-      port: 8080, host: '127.0.0.1', logLevel: 'debug', redisUrl: 'rediss://:pw@redis.internal:6380/0', nodeEnv: 'production',
+      port: 8080, host: '127.0.0.1', logLevel: 'debug', redis: { kind: 'single', url: 'rediss://:pw@redis.internal:6380/0' }, nodeEnv: 'production',
       tokenCacheKeys: [{ kid: 'k2', key: Buffer.alloc(32, 1) }, { kid: 'k1', key: Buffer.alloc(32, 2) }],
     });
   });

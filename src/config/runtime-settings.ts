@@ -1,44 +1,22 @@
 // Process settings from environment variables (CONTRACT "Environment"). Issues
-// name the variable; none repeats a value, since REDIS_URL may carry a password
-// and TOKEN_CACHE_KEY is key material.
-import { isIP } from 'node:net';
+// name the variable; none repeats a value, since the Redis variables may carry
+// a password and TOKEN_CACHE_KEY is key material.
+import { host, type Parsed, port } from './env-values.js';
 import type { ConfigIssue } from './format-issues.js';
 import type { RuntimeSettings } from './gateway-config.js';
+import { readRedisSettings } from './redis-settings.js';
 import type { Env } from './substitute-env.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 type LogLevel = (typeof LOG_LEVELS)[number];
 
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const KID = /^[A-Za-z0-9._-]{1,64}$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+)$/;
 const TOKEN_CACHE_KEY_BYTES = 32; // AES-256
 
-type Parsed<T> = { value: T } | { problem: string };
-
-function port(value: string): Parsed<number> {
-  const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
-  return n <= 65_535 ? { value: n } : { problem: 'must be an integer 0..65535' };
-}
-
-function host(value: string): Parsed<string> {
-  return isIP(value) !== 0 || HOST_NAME.test(value) ? { value } : { problem: 'must be an IP address or a host name' };
-}
-
 function logLevel(value: string): Parsed<LogLevel> {
   const level = LOG_LEVELS.find((l) => l === value.toLowerCase());
   return level !== undefined ? { value: level } : { problem: `must be one of: ${LOG_LEVELS.join(', ')}` };
-}
-
-function redisUrl(value: string): Parsed<string> {
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    url = undefined; // reported below, without the value (it may hold a password)
-  }
-  const ok = url !== undefined && (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '';
-  return ok ? { value } : { problem: 'must be a redis:// or rediss:// URL' };
 }
 
 type TokenCacheKey = { readonly kid: string; readonly key: Buffer };
@@ -91,7 +69,7 @@ export function readRuntimeSettings(env: Env): { settings: RuntimeSettings; issu
     port: read('PORT', port, 3000),
     host: read('HOST', host, '0.0.0.0'),
     logLevel: read('LOG_LEVEL', logLevel, 'info'),
-    redisUrl: read('REDIS_URL', redisUrl),
+    redis: readRedisSettings(env, issues),
     nodeEnv: env.NODE_ENV,
     tokenCacheKeys: env.TOKEN_CACHE_KEY === undefined ? undefined : tokenCacheKeys(env.TOKEN_CACHE_KEY, issues),
   };

@@ -213,7 +213,8 @@ const cases: Case[] = [
   { name: 'throttle.clients entry', document: withThrottle({ clients: { 'partner-42': [{ limit: 5, ttlSeconds: 0 }] } }), issues: ['throttle.clients.partner-42[0].ttlSeconds: must be an integer 1..86400'] },
   { name: 'throttle.clients entry a string', document: withThrottle({ clients: { 'partner-42': 'unlimited' } }), issues: [`throttle.clients.partner-42: ${WINDOW_OR_LIST}`] },
   { name: 'throttle.storage unknown', document: withThrottle({ storage: 'disk' }), issues: ['throttle.storage: must be one of: memory, redis'] },
-  { name: 'throttle.storage redis without REDIS_URL', document: withThrottle({ storage: 'redis' }), issues: ['throttle.storage: redis needs REDIS_URL, which is not set'] },
+  { name: 'throttle.storage redis without any Redis', document: withThrottle({ storage: 'redis' }), issues: ['throttle.storage: redis needs REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS, and none is set'] },
+  { name: 'throttle.storage redis with only REDIS_SENTINEL_MASTER', document: withThrottle({ storage: 'redis' }), env: { REDIS_SENTINEL_MASTER: 'main' }, issues: ['throttle.storage: redis needs REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS, and none is set'] },
   { name: 'throttle.onStorageError unknown', document: withThrottle({ onStorageError: 'fail' }), issues: ['throttle.onStorageError: must be one of: local, allow, deny'] },
   { name: 'throttle.unauthenticated a list', document: withThrottle({ unauthenticated: [{ limit: 1, ttlSeconds: 1 }] }), issues: ['throttle.unauthenticated: must be a mapping'] },
   { name: 'throttle.unauthenticated limit 0', document: withThrottle({ unauthenticated: { limit: 0, ttlSeconds: 60 } }), issues: ['throttle.unauthenticated.limit: must be an integer ≥ 1'] },
@@ -266,7 +267,7 @@ describe('validateConfig: every issue at once', () => {
       'routes[1].maxBodyBytes: must be an integer 0..1073741824',
       'routes[1].id: "orders" is already the id of routes[0]',
       'routes[1].pathPrefix: "/api/orders" is already the prefix of routes[0] (prefixes are compared ignoring case)',
-      'throttle.storage: redis needs REDIS_URL, which is not set',
+      'throttle.storage: redis needs REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS, and none is set',
     ]);
   });
 
@@ -338,6 +339,8 @@ describe('validateConfig: accepted configs', () => {
     { name: 'trustProxy addresses and blocks', document: config({ trustProxy: ['10.0.0.0/8', '192.168.1.10', '::1', 'fd00::/8', '0.0.0.0/0'] }) },
     { name: 'private_key_jwt with a key file', document: withClient({ authMethod: 'private_key_jwt', clientSecret: undefined, privateKeyFile: '/run/key.pem', keyId: 'k1' }) },
     { name: 'redis storage with REDIS_URL set', document: withThrottle({ storage: 'redis', onStorageError: 'deny' }), env: { REDIS_URL: 'redis://localhost:6379' } },
+    { name: 'redis storage with REDIS_CLUSTER_NODES set', document: withThrottle({ storage: 'redis' }), env: { REDIS_CLUSTER_NODES: 'redis://10.0.0.1:6379' } },
+    { name: 'redis storage with REDIS_SENTINELS set', document: withThrottle({ storage: 'redis' }), env: { REDIS_SENTINELS: '10.0.0.1:26379', REDIS_SENTINEL_MASTER: 'main' } },
   ])('accepts $name', ({ document, env }) => {
     expect(issuesOf(document, env)).toEqual([]);
   });

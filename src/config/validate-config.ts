@@ -7,6 +7,7 @@ import { createConfigSchema } from './config.schema.js';
 import { deepFreeze } from './deep-freeze.js';
 import { configErrorMap, type ConfigIssue, formatIssues, fromZodIssues } from './format-issues.js';
 import type { GatewayConfig } from './gateway-config.js';
+import { redisConfigured } from './redis-settings.js';
 import type { Env } from './substitute-env.js';
 
 function isMapping(value: unknown): value is Record<string, unknown> {
@@ -19,7 +20,7 @@ export function checkGatewayConfig(document: unknown, env: Env): { config?: Gate
     return { issues: [{ path: [], message: 'the config must be a mapping at the top level (auth, routes, clients, throttle, trustProxy, shutdown)' }] };
   }
   const auth = applyAuthEnv(document, env);
-  const schema = createConfigSchema({ redisConfigured: env.REDIS_URL !== undefined });
+  const schema = createConfigSchema({ redisConfigured: redisConfigured(env) });
   const result = schema.safeParse(auth.document, { error: configErrorMap });
   const issues = [...auth.issues, ...(result.success ? [] : fromZodIssues(result.error.issues).map(auth.remap))];
   if (issues.length > 0 || !result.success) return { issues };

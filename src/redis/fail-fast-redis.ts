@@ -4,15 +4,16 @@
 // client fails fast instead of waiting: no offline queue (a command while
 // disconnected is refused at once), a per-command time-out, a short connect
 // time-out, reconnects forever with a capped backoff (at most 2 s apart), and
-// a short disconnectTimeout so close() leaves no timer behind. What a store
-// does with a failure (reject, fall back, log) stays in the store.
-import { Redis } from 'ioredis';
+// a short disconnectTimeout so close() leaves no timer behind. The same holds
+// for one Redis, a Sentinel-named master and each node of a cluster
+// (redis-client.ts builds them). What a store does with a failure (reject,
+// fall back, log) stays in the store.
+import type { RedisSettings } from '../config/gateway-config.js';
+import { isCluster, newRedisClient, type RedisClient } from './redis-client.js';
+
+export { isCluster, type RedisClient };
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 250;
-const CONNECT_TIMEOUT_MS = 1_000;
-const MAX_RECONNECT_DELAY_MS = 2_000;
-const RECONNECT_STEP_MS = 100;
-const DISCONNECT_TIMEOUT_MS = 100;
 
 export interface FailFastRedisOptions {
   /** Longest wait for one Redis command before it fails. Default 250; an integer 1..60000. */
@@ -21,8 +22,15 @@ export interface FailFastRedisOptions {
   readonly owner: string;
 }
 
+/** Told when the connection as a whole comes up or goes; for a cluster, the cluster's connection, not one node's. */
+export interface ConnectionListener {
+  ready(): void;
+  /** `err` is undefined when the connection just closed. */
+  lost(err: unknown): void;
+}
+
 export interface FailFastRedis {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly commandTimeoutMs: number;
   /**
    * Commands sent before the first connection is ready would be refused (no
@@ -32,40 +40,31 @@ export interface FailFastRedis {
    * disconnected Redis fails at once.
    */
   startupGrace(): Promise<void>;
+  /**
+   * Subscribes to the connection's state. Also what keeps ioredis from printing
+   * every failed reconnect to stderr (it does so for an 'error' without a listener).
+   */
+  onConnection(listener: ConnectionListener): void;
 }
 
 /**
- * Connects at once (url is redis:// or rediss://, never logged: it may carry a
- * password); a Redis that is down now is retried in the background. The
- * caller must add its own 'error' listener, or ioredis prints every failed
- * reconnect to stderr.
+ * Connects at once (a URL or password is never logged); a Redis that is down
+ * now is retried in the background. Call onConnection() at once, or ioredis
+ * prints every failed reconnect to stderr.
  *
  * @example
- * const { redis, startupGrace } = createFailFastRedis(url, { owner: 'MyStore', commandTimeoutMs: 250 });
- * redis.on('error', (err) => log.debug({ redisError: describeRedisError(err) }, 'Redis down'));
+ * const { redis, startupGrace, onConnection } = createFailFastRedis({ kind: 'single', url }, { owner: 'MyStore' });
+ * onConnection({ ready: () => log.debug('Redis up'), lost: (err) => log.debug({ redisError: describeRedisError(err) }, 'Redis down') });
  * await startupGrace();
  * await redis.get('key');
  * await closeRedis(redis);
  */
-export function createFailFastRedis(url: string, options: FailFastRedisOptions): FailFastRedis {
+export function createFailFastRedis(settings: RedisSettings, options: FailFastRedisOptions): FailFastRedis {
   const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   if (!Number.isInteger(commandTimeoutMs) || commandTimeoutMs < 1 || commandTimeoutMs > 60_000) {
     throw new Error(`${options.owner}: commandTimeoutMs must be an integer 1..60000`);
   }
-  const redis = new Redis(url, {
-    // Fail fast: a command while disconnected is refused at once instead of
-    // queued, and one that gets no answer gives up after commandTimeoutMs.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: commandTimeoutMs,
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    lazyConnect: false,
-    // close() while disconnected: ioredis ends the (often already dead) socket and
-    // destroys it after this long; its 2 s default keeps a timer alive after close().
-    disconnectTimeout: DISCONNECT_TIMEOUT_MS,
-    // Keep reconnecting for as long as the process lives, at most 2 s apart.
-    retryStrategy: (attempt: number) => Math.min(attempt * RECONNECT_STEP_MS, MAX_RECONNECT_DELAY_MS),
-  });
+  const redis = newRedisClient(settings, commandTimeoutMs);
 
   let settledFirstConnect = false;
   const firstConnect = new Promise<void>((resolve) => {
@@ -87,11 +86,21 @@ export function createFailFastRedis(url: string, options: FailFastRedisOptions):
     clearTimeout(timer);
   };
 
-  return { redis, commandTimeoutMs, startupGrace };
+  const onConnection = (listener: ConnectionListener): void => {
+    redis.on('ready', () => listener.ready());
+    redis.on('close', () => listener.lost(undefined));
+    // A cluster that is up reports the trouble of one node (a failed slot refresh) as an
+    // 'error' too: that is no outage of the whole, and its commands say which keys fail.
+    redis.on('error', (err: unknown) => {
+      if (!isCluster(redis) || redis.status !== 'ready') listener.lost(err);
+    });
+  };
+
+  return { redis, commandTimeoutMs, startupGrace, onConnection };
 }
 
 /** Closes the client for good: QUIT when connected (falling back to disconnect), else disconnect, which stops reconnecting. */
-export async function closeRedis(redis: Redis): Promise<void> {
+export async function closeRedis(redis: RedisClient): Promise<void> {
   if (redis.status !== 'ready') {
     redis.disconnect(); // stops reconnecting; nothing to flush
     return;

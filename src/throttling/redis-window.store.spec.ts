@@ -29,7 +29,7 @@ describeWithRedis(redisUp, 'the RedisWindowStore tests that need Redis')('RedisW
   let admin: Redis;
   const stores: RedisWindowStore[] = [];
   const newStore = () => {
-    const store = RedisWindowStore.create({ url: REDIS_URL, keyPrefix: PREFIX, log: capturingLog().log });
+    const store = RedisWindowStore.create({ redis: { kind: 'single', url: REDIS_URL }, keyPrefix: PREFIX, log: capturingLog().log });
     stores.push(store);
     return store;
   };
@@ -52,7 +52,7 @@ describeWithRedis(redisUp, 'the RedisWindowStore tests that need Redis')('RedisW
     await admin.quit();
   });
 
-  it('limit 5: hits 1..5 allowed, 6 and 7 blocked, counted at <prefix>throttle:<key>', async () => {
+  it('limit 5: hits 1..5 allowed, 6 and 7 blocked, counted at <prefix>throttle:{<key>}', async () => {
     const store = newStore();
     const key = uniqueKey();
     const results = [];
@@ -63,14 +63,14 @@ describeWithRedis(redisUp, 'the RedisWindowStore tests that need Redis')('RedisW
     expect(results[0]).toEqual({ totalHits: 1, timeToExpire: 60, isBlocked: false, timeToBlockExpire: 0 });
     expect(results[5]!.timeToBlockExpire).toBe(results[5]!.timeToExpire);
     expect(results[5]!.timeToExpire).toBeGreaterThanOrEqual(59);
-    expect(await admin.get(`${PREFIX}throttle:${key}`)).toBe('7');
+    expect(await admin.get(`${PREFIX}throttle:{${key}}`)).toBe('7');
     expect(store.healthy).toBe(true);
   });
 
   it('the counter expires with its window: PTTL ≤ ttl, set on the first hit and not extended by later ones', async () => {
     const store = newStore();
     const key = uniqueKey();
-    const redisKey = `${PREFIX}throttle:${key}`;
+    const redisKey = `${PREFIX}throttle:{${key}}`;
     await hit(store, key, 30_000, 10);
     const first = await admin.pttl(redisKey);
     expect(first).toBeGreaterThan(29_000);
@@ -95,7 +95,7 @@ describeWithRedis(redisUp, 'the RedisWindowStore tests that need Redis')('RedisW
   it('a counter left without a TTL gets one on the next hit (no key lives forever)', async () => {
     const store = newStore();
     const key = uniqueKey();
-    const redisKey = `${PREFIX}throttle:${key}`;
+    const redisKey = `${PREFIX}throttle:{${key}}`;
     await admin.set(redisKey, '3');
     expect(await admin.pttl(redisKey)).toBe(-1);
     await expect(hit(store, key, 10_000, 5)).resolves.toMatchObject({ totalHits: 4, timeToExpire: 10 });
@@ -111,7 +111,7 @@ describeWithRedis(redisUp, 'the RedisWindowStore tests that need Redis')('RedisW
     const totals = results.map((r) => r.totalHits).sort((a, b) => a - b);
     expect(totals).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     expect(results.filter((r) => !r.isBlocked)).toHaveLength(100);
-    expect(await admin.get(`${PREFIX}throttle:${key}`)).toBe('200');
+    expect(await admin.get(`${PREFIX}throttle:{${key}}`)).toBe('200');
   });
 
   it('two store instances (two replicas) share one count', async () => {
@@ -136,6 +136,16 @@ describeWithRedis(redisUp, 'the RedisWindowStore tests that need Redis')('RedisW
     await expect(hit(store, bob, 60_000, 5)).resolves.toMatchObject({ totalHits: 1 });
   });
 
+  it('answered commands are no Redis errors: onCommandError stays uncalled; one Redis is reachable exactly when healthy', async () => {
+    let failed = 0;
+    const store = RedisWindowStore.create({ redis: { kind: 'single', url: REDIS_URL }, keyPrefix: PREFIX, log: capturingLog().log, onCommandError: () => { failed += 1; } });
+    stores.push(store);
+    await hit(store, uniqueKey(), 60_000, 5);
+    await store.peek(uniqueKey());
+    expect(failed).toBe(0);
+    expect({ healthy: store.healthy, reachable: store.reachable }).toEqual({ healthy: true, reachable: true });
+  });
+
   it('after close(): unhealthy, and calls reject', async () => {
     const store = newStore();
     await hit(store, uniqueKey(), 60_000, 5);
@@ -154,7 +164,7 @@ describe('RedisWindowStore when Redis is down', () => {
 
   it('nothing listening: increment and peek reject within ~1 s, healthy false, no password or warn logged', async () => {
     const { log, lines, raw } = capturingLog();
-    const store = RedisWindowStore.create({ url: `redis://:hunter2@127.0.0.1:${await closedPort()}`, keyPrefix: PREFIX, log });
+    const store = RedisWindowStore.create({ redis: { kind: 'single', url: `redis://:hunter2@127.0.0.1:${await closedPort()}` }, keyPrefix: PREFIX, log });
     stores.push(store);
     expect(store.healthy).toBe(false); // not connected yet
     for (const call of [() => store.increment('k', 1_000, 5, 1_000, 'default'), () => store.peek('k'), () => store.increment('k', 1_000, 5, 1_000, 'default')]) {
@@ -168,12 +178,24 @@ describe('RedisWindowStore when Redis is down', () => {
     expect(raw.join('')).not.toContain('hunter2');
   });
 
+  it('each failed command is reported once to onCommandError (gateway_redis_errors_total{store="throttle"})', async () => {
+    let failed = 0;
+    const store = RedisWindowStore.create({
+      redis: { kind: 'single', url: `redis://127.0.0.1:${await closedPort()}` }, keyPrefix: PREFIX, log: capturingLog().log,
+      onCommandError: () => { failed += 1; },
+    });
+    stores.push(store);
+    await expect(store.increment('k', 1_000, 5, 1_000, 'default')).rejects.toThrow();
+    await expect(store.peek('k')).rejects.toThrow();
+    expect(failed).toBe(2);
+  });
+
   it('a server that accepts connections but never answers: reject within ~1 s, healthy false', async () => {
     const sockets = new Set<Socket>();
     const silent = createServer((socket) => { sockets.add(socket); socket.on('error', () => socket.destroy()); });
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     try {
-      const store = RedisWindowStore.create({ url: `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`, keyPrefix: PREFIX, log: capturingLog().log });
+      const store = RedisWindowStore.create({ redis: { kind: 'single', url: `redis://127.0.0.1:${(silent.address() as AddressInfo).port}` }, keyPrefix: PREFIX, log: capturingLog().log });
       stores.push(store);
       for (let i = 0; i < 3; i += 1) {
         const started = performance.now();
@@ -189,7 +211,7 @@ describe('RedisWindowStore when Redis is down', () => {
   });
 
   it('create() checks commandTimeoutMs', () => {
-    expect(() => RedisWindowStore.create({ url: 'redis://127.0.0.1:1', keyPrefix: PREFIX, log: capturingLog().log, commandTimeoutMs: 0 }))
+    expect(() => RedisWindowStore.create({ redis: { kind: 'single', url: 'redis://127.0.0.1:1' }, keyPrefix: PREFIX, log: capturingLog().log, commandTimeoutMs: 0 }))
       .toThrow('RedisWindowStore: commandTimeoutMs must be an integer 1..60000');
   });
 });

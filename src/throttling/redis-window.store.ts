@@ -2,10 +2,12 @@
 // replica. Written here instead of using @nest-lab/throttler-storage-redis:
 // the gateway needs peek(), a health flag and fail-fast errors for its
 // onStorageError policy, and a fixed window is one small script (INCR +
-// PEXPIRE). Every counter carries a TTL, so keys never pile up.
-import type { Redis } from 'ioredis';
+// PEXPIRE). Every counter carries a TTL, so keys never pile up. One Redis, a
+// Sentinel-named master or a Redis Cluster (src/redis/ builds the client).
 import type { Logger } from 'pino';
-import { closeRedis, createFailFastRedis, describeRedisError } from '../redis/fail-fast-redis.js';
+import type { RedisSettings } from '../config/gateway-config.js';
+import { MasterWatch } from '../redis/every-master.js';
+import { closeRedis, createFailFastRedis, describeRedisError, isCluster, type RedisClient } from '../redis/fail-fast-redis.js';
 import { secondsUntil, type WindowRecord, windowMs } from './memory-window.store.js';
 import type { WindowStore } from './window-store.js';
 
@@ -27,64 +29,75 @@ return { hits, pttl }
 `;
 
 /** The client with the script defined on it (ioredis: EVALSHA, falling back to EVAL on NOSCRIPT). */
-type ScriptedRedis = Redis & { throttleIncrement(key: string, ttlMs: number): Promise<[number, number]> };
+type ScriptedRedis = RedisClient & { throttleIncrement(key: string, ttlMs: number): Promise<[number, number]> };
 
 export interface RedisWindowStoreOptions {
-  /** redis:// or rediss:// URL (REDIS_URL). Never logged: it may carry a password. */
-  readonly url: string;
-  /** Put before every key, e.g. `gateway:`; counters live at `<prefix>throttle:<key>`. */
+  /** Which Redis (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS). Never logged: it may carry a password. */
+  readonly redis: RedisSettings;
+  /** Put before every key, e.g. `gateway:`; counters live at `<prefix>throttle:{<key>}`. */
   readonly keyPrefix: string;
   readonly log: Logger;
   /** Longest wait for one Redis command before it fails. Default 250. */
   readonly commandTimeoutMs?: number;
+  /** Called for each Redis command that failed (gateway_redis_errors_total{store="throttle"}). */
+  readonly onCommandError?: () => void;
 }
 
 /**
- * Fixed windows in Redis: `<prefix>throttle:<key>` holds the hit count of
+ * Fixed windows in Redis: `<prefix>throttle:{<key>}` holds the hit count of
  * the key's current window and expires with it. Fails fast while Redis is
  * down: increment() and peek() reject (at once when disconnected, after
  * commandTimeoutMs when Redis does not answer); ResilientWindowStore decides
  * what the request gets. Reconnects by itself, forever, at most 2 s apart.
  *
  * @example
- * const store = RedisWindowStore.create({ url: 'redis://127.0.0.1:6379', keyPrefix: 'gateway:', log });
+ * const store = RedisWindowStore.create({ redis: { kind: 'single', url: 'redis://127.0.0.1:6379' }, keyPrefix: 'gateway:', log });
  * const { totalHits, isBlocked } = await store.increment('orders:burst:caller', 1_000, 10, 1_000, 'burst');
- * store.healthy; // false while the connection is down
+ * store.healthy; // false while the connection (on a cluster: any master) is down
  * await store.close();
  */
 export class RedisWindowStore implements WindowStore {
-  #healthy = false;
+  #connected = false;
   #closed = false;
 
   private constructor(
     private readonly redis: ScriptedRedis,
-    private readonly keyPrefix: string,
-    private readonly log: Logger,
+    private readonly options: RedisWindowStoreOptions,
     private readonly startupGrace: () => Promise<void>,
-  ) {
-    // Without an 'error' listener ioredis prints every failed reconnect to stderr.
-    redis.on('error', (err: unknown) => this.#down(err));
-    redis.on('close', () => this.#down(undefined));
-    redis.on('ready', () => this.#up());
-  }
+    /** Only for a cluster: whether every master answers (readiness). */
+    private readonly masters: MasterWatch | undefined,
+  ) {}
 
   /** Connects at once; a Redis that is down now is retried in the background (≤ 2 s apart). */
   static create(options: RedisWindowStoreOptions): RedisWindowStore {
-    const { redis, startupGrace } = createFailFastRedis(options.url, {
+    const { redis, startupGrace, onConnection } = createFailFastRedis(options.redis, {
       commandTimeoutMs: options.commandTimeoutMs,
       owner: 'RedisWindowStore',
     });
     redis.defineCommand('throttleIncrement', { numberOfKeys: 1, lua: INCREMENT_SCRIPT });
-    return new RedisWindowStore(redis as ScriptedRedis, options.keyPrefix, options.log, startupGrace);
+    const masters = isCluster(redis) ? new MasterWatch(redis) : undefined;
+    const store = new RedisWindowStore(redis as ScriptedRedis, options, startupGrace, masters);
+    onConnection({ ready: () => store.#up(), lost: (err) => store.#down(err) });
+    return store;
   }
 
   /**
-   * True while the connection is up and the last command got an answer; false
-   * before the first connection, while reconnecting, after a failed command
-   * and after close().
+   * What /readyz consults under `deny`: reachable and, on a cluster, every
+   * master answered the last PING round (CONTRACT: `deny` needs every master).
    */
   get healthy(): boolean {
-    return this.#healthy && !this.#closed;
+    return this.reachable && (this.masters?.allAnswered ?? true);
+  }
+
+  /**
+   * True while the connection is up and (one Redis) the last command got an
+   * answer; false before the first connection, while reconnecting, after a
+   * failed command and after close(). On a cluster a failed command does not
+   * clear it: it speaks for one master, and the others' counters are still
+   * reachable (CONTRACT: onStorageError applies per request).
+   */
+  get reachable(): boolean {
+    return this.#connected && !this.#closed;
   }
 
   async increment(key: string, ttl: number, limit: number, _blockDuration: number, _throttlerName: string): Promise<WindowRecord> {
@@ -104,14 +117,20 @@ export class RedisWindowStore implements WindowStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.masters?.stop();
     await closeRedis(this.redis);
   }
 
+  /**
+   * The key in braces is the Redis Cluster hash tag: the script's one key, so
+   * everything a script touches is in one slot, and counters (route, window,
+   * caller) spread over the masters.
+   */
   #key(key: string): string {
-    return `${this.keyPrefix}throttle:${key}`;
+    return `${this.options.keyPrefix}throttle:{${key}}`;
   }
 
-  /** Runs one command; its failure marks the store unhealthy and rejects. */
+  /** Runs one command; its failure is counted, marks one Redis unreachable, and rejects. */
   async #run<T>(command: () => Promise<T>): Promise<T> {
     await this.startupGrace(); // waits for the first connection, at most one command time-out
     try {
@@ -119,21 +138,22 @@ export class RedisWindowStore implements WindowStore {
       this.#up();
       return result;
     } catch (err: unknown) {
-      this.#down(err);
+      this.options.onCommandError?.();
+      if (!isCluster(this.redis)) this.#down(err);
       throw err;
     }
   }
 
   #up(): void {
-    if (this.#closed || this.#healthy) return;
-    this.#healthy = true;
-    this.log.debug('throttle store: Redis connection ready');
+    if (this.#closed || this.#connected) return;
+    this.#connected = true;
+    this.options.log.debug('throttle store: Redis connection ready');
   }
 
   /** Only a debug line: ResilientWindowStore logs the outage once, with its policy. */
   #down(err: unknown): void {
-    if (this.#closed || !this.#healthy) return;
-    this.#healthy = false;
-    this.log.debug({ redisError: describeRedisError(err) }, 'throttle store: Redis connection lost or command failed');
+    if (this.#closed || !this.#connected) return;
+    this.#connected = false;
+    this.options.log.debug({ redisError: describeRedisError(err) }, 'throttle store: Redis connection lost or command failed');
   }
 }

@@ -41,21 +41,32 @@ class ScriptedPrimary implements WindowStore {
 
   async increment(key: string, ttl: number, limit: number, blockDuration: number, name: string): Promise<WindowRecord> {
     this.calls += 1;
-    if (this.failing) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6390'), { code: 'ECONNREFUSED' });
+    if (this.fails(key)) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6390'), { code: 'ECONNREFUSED' });
+    this.answered();
     return this.#counts.increment(key, ttl, limit, blockDuration, name);
   }
 
   async peek(key: string): Promise<number> {
     this.calls += 1;
-    if (this.failing) throw new Error('Connection is closed.');
+    if (this.fails(key)) throw new Error('Connection is closed.');
+    this.answered();
     return this.#counts.peek(key);
+  }
+
+  protected fails(_key: string): boolean {
+    return this.failing;
+  }
+
+  /** What the redis store does with an answer: one Redis that answers is healthy. */
+  protected answered(): void {
+    this.healthy = true;
   }
 
   async close(): Promise<void> {
     this.closed = true;
   }
 
-  /** What the redis store does: a failure makes it unhealthy, a reconnect healthy. */
+  /** What the redis store does: a failure makes it unhealthy, a reconnect or an answer healthy. */
   goDown(): void {
     this.failing = true;
     this.healthy = false;
@@ -64,6 +75,23 @@ class ScriptedPrimary implements WindowStore {
   comeBack(): void {
     this.failing = false;
     this.healthy = true;
+  }
+}
+
+/**
+ * A cluster with one master down: its keys (`lost:`…) fail, the others answer.
+ * Reachable all along; healthy (every master) only once that master is back.
+ */
+class ScriptedCluster extends ScriptedPrimary {
+  readonly reachable = true;
+  masterDown = false;
+
+  protected override fails(key: string): boolean {
+    return this.masterDown && key.startsWith('lost:');
+  }
+
+  protected override answered(): void {
+    this.healthy = !this.masterDown;
   }
 }
 
@@ -184,6 +212,28 @@ describe('ResilientWindowStore with a scripted primary', () => {
     expect(logged.at(WARN)).toHaveLength(1);
   });
 
+  it('a cluster with one master down: every call tries its own counter (only the lost ones per policy), one warn; one info once every master answers', async () => {
+    const primary = new ScriptedCluster();
+    const logged = capturingLog();
+    const errors: StorageErrorPolicy[] = [];
+    const store = new ResilientWindowStore(primary, 'deny', { log: logged.log, onStorageError: (p) => errors.push(p) });
+    primary.masterDown = true;
+    primary.healthy = false;
+    for (let i = 0; i < 5; i += 1) {
+      await expect(hit(store, 'lost:orders:default:alice')).rejects.toBeInstanceOf(ThrottleStorageUnavailable);
+      await expect(hit(store, 'kept:orders:default:bob')).resolves.toMatchObject({ totalHits: i + 1 });
+    }
+    expect(primary.calls).toBe(10);
+    expect(errors).toEqual(Array.from({ length: 5 }, () => 'deny'));
+    expect({ healthy: store.healthy, reachable: store.reachable }).toEqual({ healthy: false, reachable: true });
+    expect(logged.lines.map((l) => l.level)).toEqual([WARN]);
+
+    primary.masterDown = false;
+    await expect(hit(store, 'lost:orders:default:alice')).resolves.toMatchObject({ totalHits: 1 });
+    expect(store.healthy).toBe(true);
+    expect(logged.lines.map((l) => l.level)).toEqual([WARN, INFO]);
+  });
+
   it('a ttl that is not positive is the caller\'s bug: thrown, not treated as an outage', async () => {
     const { primary, store, logged, errors } = setup('allow');
     await expect(store.increment('k', 0, 5, 0, 'default')).rejects.toThrow(RangeError);
@@ -224,7 +274,7 @@ describeWithRedisServer(haveRedisServer, 'the ResilientWindowStore tests with a 
   let redis: OwnedRedis;
   const stores: WindowStore[] = [];
 
-  const adminGet = (key: string): Promise<string | null> => redis.withClient((admin) => admin.get(`${PREFIX}throttle:${key}`));
+  const adminGet = (key: string): Promise<string | null> => redis.withClient((admin) => admin.get(`${PREFIX}throttle:{${key}}`));
 
   beforeAll(async () => {
     requireRedisServer(haveRedisServer);
@@ -249,7 +299,7 @@ describeWithRedisServer(haveRedisServer, 'the ResilientWindowStore tests with a 
   it.each(outageChecks)('%s: counts in Redis; Redis killed → answers per policy within ~1 s, one warn; restarted → Redis again, one info', async (policy, duringOutage) => {
     const logged = capturingLog();
     const errors: StorageErrorPolicy[] = [];
-    const primary = RedisWindowStore.create({ url: redis.url, keyPrefix: PREFIX, log: logged.log });
+    const primary = RedisWindowStore.create({ redis: { kind: 'single', url: redis.url }, keyPrefix: PREFIX, log: logged.log });
     const store = new ResilientWindowStore(primary, policy, { log: logged.log, onStorageError: (p) => errors.push(p) });
     stores.push(store);
     const key = `orders:default:${policy}-${randomBytes(4).toString('hex')}`;

@@ -30,7 +30,7 @@ export interface ResilientWindowStoreOptions {
  * reconnects, the next call uses it again.
  *
  * @example
- * const redis = RedisWindowStore.create({ url, keyPrefix: 'gateway:', log });
+ * const redis = RedisWindowStore.create({ redis: { kind: 'single', url }, keyPrefix: 'gateway:', log });
  * const store = new ResilientWindowStore(redis, 'local', { log, onStorageError: (policy) => metric.inc({ policy }) });
  * await store.increment('orders:burst:caller', 1_000, 10, 1_000, 'burst');
  */
@@ -54,9 +54,13 @@ export class ResilientWindowStore implements WindowStore {
     this.#now = options.now ?? Date.now;
   }
 
-  /** The primary's connection: what /readyz consults under `deny`. */
+  /** The primary's connection (on a cluster: every master): what /readyz consults under `deny`. */
   get healthy(): boolean {
     return this.primary.healthy;
+  }
+
+  get reachable(): boolean {
+    return this.primary.reachable ?? this.primary.healthy;
   }
 
   async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<WindowRecord> {
@@ -103,9 +107,12 @@ export class ResilientWindowStore implements WindowStore {
     }
   }
 
-  /** Outside an outage, or once the primary reconnected: always. During one: one probe a second. */
+  /**
+   * Outside an outage, or once the primary reconnected: always. During one: one probe a second.
+   * A cluster with one master down stays reachable, so each request tries its own counter.
+   */
   #tryPrimary(): boolean {
-    if (!this.#outage || this.primary.healthy) return true;
+    if (!this.#outage || this.reachable) return true;
     const now = this.#now();
     if (now - this.#lastProbeAt < PROBE_INTERVAL_MS) return false;
     this.#lastProbeAt = now; // before the await: concurrent calls do not all probe
@@ -122,8 +129,9 @@ export class ResilientWindowStore implements WindowStore {
     );
   }
 
+  /** Over once the primary is whole again: one master answering while another is down ends nothing. */
   #recovered(): void {
-    if (!this.#outage) return;
+    if (!this.#outage || !this.primary.healthy) return;
     this.#outage = false;
     if (!this.#closed) this.#log.info({ policy: this.policy }, 'throttle storage available again; limits are shared across replicas again');
   }

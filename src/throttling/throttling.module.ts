@@ -55,9 +55,14 @@ export class ThrottlingModule implements OnApplicationShutdown {
 }
 
 function windowStore({ config, settings, log, metrics }: ThrottlingOptions): WindowStore {
-  // CONTRACT: `storage: memory` ignores REDIS_URL (config validation requires it for redis).
-  if (config.throttle.storage === 'memory' || settings.redisUrl === undefined) return new MemoryWindowStore();
-  const primary = RedisWindowStore.create({ url: settings.redisUrl, keyPrefix: 'gateway:', log });
+  // CONTRACT: `storage: memory` ignores the Redis variables (config validation requires one for redis).
+  if (config.throttle.storage === 'memory' || settings.redis === undefined) return new MemoryWindowStore();
+  const primary = RedisWindowStore.create({
+    redis: settings.redis,
+    keyPrefix: 'gateway:',
+    log,
+    onCommandError: () => metrics.redisErrors.inc({ store: 'throttle' }),
+  });
   return new ResilientWindowStore(primary, config.throttle.onStorageError, {
     log,
     onStorageError: (policy) => metrics.throttleStorageErrors.inc({ policy }),

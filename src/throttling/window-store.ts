@@ -13,8 +13,17 @@ import type { ThrottlerStorage } from '@nestjs/throttler';
 export interface WindowStore extends ThrottlerStorage {
   /** Hits counted so far in the key's current window, without counting one (0 when none). */
   peek(key: string): Promise<number>;
-  /** False while the backing store (Redis) is unreachable. Memory is always healthy. */
+  /**
+   * False while the backing store (Redis) is unreachable, on a cluster while
+   * any master is: what /readyz consults under `deny`. Memory is always healthy.
+   */
   readonly healthy: boolean;
+  /**
+   * False while no part of the backing store can answer, so calls may as well
+   * skip it. Absent: as healthy. Differs only on a Redis Cluster, where one
+   * master down leaves the other masters' counters reachable.
+   */
+  readonly reachable?: boolean;
   close(): Promise<void>;
 }
 export const WindowStore = Symbol('WindowStore');

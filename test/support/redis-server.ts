@@ -1,11 +1,11 @@
 // A redis-server owned by one test file: started on a free port of 127.0.0.1, killed and
 // started again on the same port to simulate an outage (STYLE §5: no fixed ports, no killall:
 // only the child this helper spawned is ever signalled, by its own handle).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe } from '@jest/globals';
-import { Redis } from 'ioredis';
-import { describeIfAvailable, freePort, requireAvailable, redisAnswers } from './redis.js';
+import type { Redis } from 'ioredis';
+import { describeIfAvailable, freePort, requireAvailable } from './redis.js';
+import { EPHEMERAL_ARGS, spawnRedisServer, withRedisClient, type RedisProcess } from './redis-process.js';
 
 /** REDIS_SERVER_BINARY (or the older REDIS_SERVER_BIN), default /usr/bin/redis-server. */
 export const REDIS_SERVER_BINARY = process.env.REDIS_SERVER_BINARY ?? process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
@@ -51,54 +51,27 @@ export interface OwnedRedis {
 export async function startOwnedRedis(binary: string = REDIS_SERVER_BINARY): Promise<OwnedRedis> {
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-  const output: string[] = [];
+  let server: RedisProcess | undefined;
 
   const owned: OwnedRedis = {
     port,
     url,
     get running() {
-      return child !== undefined;
+      return server !== undefined;
     },
     async start() {
-      if (child) return;
-      const started = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      started.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
-      started.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
-      exited = new Promise<void>((resolve) => started.once('exit', () => resolve()));
-      child = started;
-      const deadline = Date.now() + 5_000;
-      while (!(await redisAnswers(url))) {
-        if (Date.now() > deadline || started.exitCode !== null) {
-          await owned.stop();
-          throw new Error(`redis-server on port ${port} did not answer within 5 s:\n${output.join('').slice(-2_000)}`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      server ??= await spawnRedisServer(['--port', String(port), ...EPHEMERAL_ARGS], port, { binary });
     },
     async stop() {
-      const running = child;
-      if (!running) return;
-      child = undefined;
-      if (running.exitCode === null && running.signalCode === null) running.kill('SIGKILL');
-      await exited;
+      const running = server;
+      server = undefined;
+      await running?.kill();
     },
     async restart() {
       await owned.stop();
       await owned.start();
     },
-    async withClient(use) {
-      const redis = new Redis(url, { maxRetriesPerRequest: 1, disconnectTimeout: 10, retryStrategy: () => null });
-      redis.on('error', () => undefined); // the command's own rejection reports it
-      try {
-        return await use(redis);
-      } finally {
-        redis.disconnect();
-      }
-    },
+    withClient: (use) => withRedisClient(url, use),
   };
   await owned.start();
   return owned;

@@ -47,6 +47,22 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
+/**
+ * `count` distinct ports of 127.0.0.1 that were free a moment ago: all bound at once, then
+ * released, since one freePort() after another may hand out the same port twice.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(servers.map((server) => new Promise<number>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
+    })));
+  } finally {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
+  }
+}
+
 /** A port on 127.0.0.1 where nothing listens (bound, then released): "Redis down" without a Redis. */
 export const closedPort = freePort;
 

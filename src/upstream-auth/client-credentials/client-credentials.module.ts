@@ -1,5 +1,6 @@
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import type { ClientConfig } from '../../config/gateway-config.js';
+import type { ClientConfig, RedisSettings } from '../../config/gateway-config.js';
+import { REDIS_VARIABLE_OF } from '../../config/redis-settings.js';
 import { LOGGER, type Logger } from '../../observability/logger.js';
 import { GatewayMetrics } from '../../observability/metrics.js';
 import { DownstreamClient } from './downstream-client.js';
@@ -10,7 +11,9 @@ import { TokenCipher } from './token-cipher.js';
 
 export interface ClientCredentialsOptions {
   readonly clients: Readonly<Record<string, ClientConfig>>;
-  /** With `tokenCacheKeys` too: tokens shared by every replica through Redis. */
+  /** With `tokenCacheKeys` too: tokens shared by every replica through this Redis (one, a cluster, or Sentinel's master). */
+  readonly redis?: RedisSettings;
+  /** Shorthand for `redis: { kind: 'single', url: redisUrl }`; not together with `redis`. */
   readonly redisUrl?: string;
   readonly tokenCacheKeys?: readonly { readonly kid: string; readonly key: Buffer }[];
   /** Redis key prefix; default `gateway:`. */
@@ -40,8 +43,9 @@ export class ClientCredentialsModule implements OnApplicationShutdown {
       providers: [
         {
           provide: SharedTokenStore,
-          inject: [LOGGER],
-          useFactory: (log: Logger): SharedTokenStore | null => sharedStore(options, log),
+          // Metrics are optional: a service may use this module without the gateway's metrics.
+          inject: [LOGGER, { token: GatewayMetrics, optional: true }],
+          useFactory: (log: Logger, metrics: GatewayMetrics | undefined): SharedTokenStore | null => sharedStore(options, log, metrics),
         },
         {
           provide: ServiceTokenSource,
@@ -65,17 +69,24 @@ export class ClientCredentialsModule implements OnApplicationShutdown {
   }
 }
 
-function sharedStore(options: ClientCredentialsOptions, log: Logger): SharedTokenStore | null {
-  if (Object.keys(options.clients).length === 0 || options.redisUrl === undefined) return null;
+function sharedStore(options: ClientCredentialsOptions, log: Logger, metrics: GatewayMetrics | undefined): SharedTokenStore | null {
+  const redis = redisOf(options);
+  if (Object.keys(options.clients).length === 0 || redis === undefined) return null;
   if (!options.tokenCacheKeys?.length) {
     // CONTRACT: without TOKEN_CACHE_KEY no service token is stored in Redis; each replica fetches its own.
-    log.warn('REDIS_URL is set but TOKEN_CACHE_KEY is not: service tokens are cached per replica, never stored in Redis');
+    log.warn(`${REDIS_VARIABLE_OF[redis.kind]} is set but TOKEN_CACHE_KEY is not: service tokens are cached per replica, never stored in Redis`);
     return null;
   }
   return RedisTokenStore.create({
-    url: options.redisUrl,
+    redis,
     keyPrefix: options.keyPrefix ?? 'gateway:',
     cipher: new TokenCipher(options.tokenCacheKeys),
     log,
+    onCommandError: () => metrics?.redisErrors.inc({ store: 'token_cache' }),
   });
+}
+
+function redisOf({ redis, redisUrl }: ClientCredentialsOptions): RedisSettings | undefined {
+  if (redis !== undefined && redisUrl !== undefined) throw new Error('ClientCredentialsModule: set redis or redisUrl, not both');
+  return redisUrl === undefined ? redis : { kind: 'single', url: redisUrl };
 }

@@ -93,7 +93,7 @@ describeWithRedis(redisUp, 'the RedisTokenStore tests that need Redis')('RedisTo
 
   const newStore = (options: { cipher?: TokenCipher; url?: string; log?: ReturnType<typeof capturingLog> } = {}) => {
     const store = RedisTokenStore.create({
-      url: options.url ?? REDIS_URL, keyPrefix: PREFIX, cipher: options.cipher ?? cipher, log: (options.log ?? logged).log,
+      redis: { kind: 'single', url: options.url ?? REDIS_URL }, keyPrefix: PREFIX, cipher: options.cipher ?? cipher, log: (options.log ?? logged).log,
     });
     stores.push(store);
     return store;
@@ -125,13 +125,13 @@ describeWithRedis(redisUp, 'the RedisTokenStore tests that need Redis')('RedisTo
     await admin.quit();
   });
 
-  it('set → get round trip, under <prefix>svc-token:<slot> with PX = expiresAt - now', async () => {
+  it('set → get round trip, under <prefix>svc-token:{<slot>} with PX = expiresAt - now', async () => {
     const store = newStore();
     const client = slot();
     const stored = token(60_000);
     await store.set(client, stored);
     await expect(store.get(client)).resolves.toEqual(stored);
-    const pttl = await admin.pttl(`${PREFIX}svc-token:${client}`);
+    const pttl = await admin.pttl(`${PREFIX}svc-token:{${client}}`);
     expect(pttl).toBeGreaterThan(55_000);
     expect(pttl).toBeLessThanOrEqual(60_000);
     expect(logged.lines).toEqual([]);
@@ -141,7 +141,7 @@ describeWithRedis(redisUp, 'the RedisTokenStore tests that need Redis')('RedisTo
     const store = newStore();
     const client = slot();
     await store.set(client, token());
-    const raw = await admin.get(`${PREFIX}svc-token:${client}`);
+    const raw = await admin.get(`${PREFIX}svc-token:{${client}}`);
     expect(raw).not.toBeNull();
     expect(raw!.startsWith('v1.k1.')).toBe(true);
     expect(raw).not.toContain(ACCESS_TOKEN);
@@ -166,10 +166,10 @@ describeWithRedis(redisUp, 'the RedisTokenStore tests that need Redis')('RedisTo
     const client = slot();
     await store.set(client, token(-1));
     await store.set(client, token(0));
-    expect(await admin.exists(`${PREFIX}svc-token:${client}`)).toBe(0);
+    expect(await admin.exists(`${PREFIX}svc-token:{${client}}`)).toBe(0);
     // positive control: the same slot takes a valid token
     await store.set(client, token(1_000));
-    expect(await admin.exists(`${PREFIX}svc-token:${client}`)).toBe(1);
+    expect(await admin.exists(`${PREFIX}svc-token:{${client}}`)).toBe(1);
   });
 
   it('delete removes the slot', async () => {
@@ -178,7 +178,7 @@ describeWithRedis(redisUp, 'the RedisTokenStore tests that need Redis')('RedisTo
     await store.set(client, token());
     await store.delete(client);
     await expect(store.get(client)).resolves.toBeUndefined();
-    expect(await admin.exists(`${PREFIX}svc-token:${client}`)).toBe(0);
+    expect(await admin.exists(`${PREFIX}svc-token:{${client}}`)).toBe(0);
   });
 
   it('rotation: a store with a new first key reads values sealed under the old one, and seals with the new one', async () => {
@@ -188,7 +188,7 @@ describeWithRedis(redisUp, 'the RedisTokenStore tests that need Redis')('RedisTo
     const rotated = newStore({ cipher: new TokenCipher([KEY_2, KEY_1]) });
     await expect(rotated.get(client)).resolves.toEqual(stored);
     await rotated.set(client, stored);
-    expect((await admin.get(`${PREFIX}svc-token:${client}`))!.startsWith('v1.k2.')).toBe(true);
+    expect((await admin.get(`${PREFIX}svc-token:{${client}}`))!.startsWith('v1.k2.')).toBe(true);
   });
 
   it('a value it cannot open (a kid not configured here) is a miss, logged once per slot without the value', async () => {
@@ -204,9 +204,9 @@ describeWithRedis(redisUp, 'the RedisTokenStore tests that need Redis')('RedisTo
   });
 
   it.each([
-    ['copied from another slot (aad is the key name)', async (from: string) => (await admin.get(`${PREFIX}svc-token:${from}`))!],
+    ['copied from another slot (aad is the key name)', async (from: string) => (await admin.get(`${PREFIX}svc-token:{${from}}`))!],
     ['tampered (one ciphertext character changed)', async (from: string) => {
-      const parts = (await admin.get(`${PREFIX}svc-token:${from}`))!.split('.');
+      const parts = (await admin.get(`${PREFIX}svc-token:{${from}}`))!.split('.');
       const bytes = Buffer.from(parts[3]!, 'base64url');
       bytes[0]! ^= 0x01;
       parts[3] = bytes.toString('base64url');
@@ -219,7 +219,7 @@ describeWithRedis(redisUp, 'the RedisTokenStore tests that need Redis')('RedisTo
     const target = slot();
     const stored = token();
     await store.set(original, stored);
-    await admin.set(`${PREFIX}svc-token:${target}`, await forge(original), 'PX', 60_000);
+    await admin.set(`${PREFIX}svc-token:{${target}}`, await forge(original), 'PX', 60_000);
     await expect(store.get(target)).resolves.toBeUndefined();
     expect(logged.at(WARN)).toHaveLength(1);
     // positive control: the original still opens where it belongs
@@ -230,7 +230,7 @@ describeWithRedis(redisUp, 'the RedisTokenStore tests that need Redis')('RedisTo
     it('acquired by one replica, held for another; only the owner unlocks', async () => {
       const [a, b] = [newStore(), newStore()];
       const client = slot();
-      const lockKey = `${PREFIX}svc-token-lock:${client}`;
+      const lockKey = `${PREFIX}svc-token-lock:{${client}}`;
       await expect(a.lock(client, 5_000)).resolves.toBe('acquired');
       const pttl = await admin.pttl(lockKey);
       expect(pttl).toBeGreaterThan(4_000);
@@ -249,7 +249,7 @@ describeWithRedis(redisUp, 'the RedisTokenStore tests that need Redis')('RedisTo
       const [s1, s2] = [slot(), slot()];
       await a.lock(s1, 5_000);
       await b.lock(s2, 5_000);
-      const owners = await admin.mget(`${PREFIX}svc-token-lock:${s1}`, `${PREFIX}svc-token-lock:${s2}`);
+      const owners = await admin.mget(`${PREFIX}svc-token-lock:{${s1}}`, `${PREFIX}svc-token-lock:{${s2}}`);
       expect(owners[0]).toMatch(/^[A-Za-z0-9_-]{22}$/);
       expect(owners[1]).toMatch(/^[A-Za-z0-9_-]{22}$/);
       expect(owners[0]).not.toBe(owners[1]);
@@ -258,7 +258,7 @@ describeWithRedis(redisUp, 'the RedisTokenStore tests that need Redis')('RedisTo
     it('an expired lock can be taken by another replica, and the former owner\'s unlock leaves the new lock alone', async () => {
       const [a, b] = [newStore(), newStore()];
       const client = slot();
-      const lockKey = `${PREFIX}svc-token-lock:${client}`;
+      const lockKey = `${PREFIX}svc-token-lock:{${client}}`;
       await expect(a.lock(client, 100)).resolves.toBe('acquired');
       await waitFor(async () => (await admin.exists(lockKey)) === 0, 2_000, 'the lock to expire');
       await expect(b.lock(client, 5_000)).resolves.toBe('acquired');
@@ -291,7 +291,7 @@ describeWithRedis(redisUp, 'the RedisTokenStore tests that need Redis')('RedisTo
       await store.set(client, stored);
       await store.delete(client);
       expect(logged.at(WARN)).toHaveLength(1);
-      expect(await admin.exists(`${PREFIX}svc-token:${client}`)).toBe(1); // the delete did not happen
+      expect(await admin.exists(`${PREFIX}svc-token:{${client}}`)).toBe(1); // the delete did not happen
 
       await proxy.start();
       await waitFor(async () => (await store.get(client)) !== undefined, 6_000, 'the store to reconnect');
@@ -332,7 +332,7 @@ describe('RedisTokenStore when Redis is down', () => {
 
   it('nothing listening: get undefined, lock unavailable, the others no-ops, each fast; one warn, no password in it', async () => {
     const { log, lines, raw, at } = capturingLog();
-    const store = RedisTokenStore.create({ url: `redis://:hunter2@127.0.0.1:${await closedPort()}`, keyPrefix: PREFIX, cipher, log });
+    const store = RedisTokenStore.create({ redis: { kind: 'single', url: `redis://:hunter2@127.0.0.1:${await closedPort()}` }, keyPrefix: PREFIX, cipher, log });
     stores.push(store);
     const results = await everyMethod(store);
     expect(results.map((r) => r.value)).toEqual([undefined, undefined, undefined, 'unavailable', undefined, undefined, 'unavailable']);
@@ -346,11 +346,24 @@ describe('RedisTokenStore when Redis is down', () => {
     expect(raw.join('')).not.toContain('hunter2');
   });
 
+  it('each failed command is reported once to onCommandError (gateway_redis_errors_total{store="token_cache"})', async () => {
+    let failed = 0;
+    const store = RedisTokenStore.create({
+      redis: { kind: 'single', url: `redis://127.0.0.1:${await closedPort()}` }, keyPrefix: PREFIX, cipher, log: capturingLog().log,
+      onCommandError: () => { failed += 1; },
+    });
+    stores.push(store);
+    await expect(store.get('orders')).resolves.toBeUndefined();
+    await expect(store.lock('orders', 5_000)).resolves.toBe('unavailable');
+    await store.delete('orders');
+    expect(failed).toBe(3);
+  });
+
   it('a server that accepts connections but never answers: fallbacks within ~1 s, one warn', async () => {
     const silent = await startTcp(() => undefined);
     try {
       const { log, at } = capturingLog();
-      const store = RedisTokenStore.create({ url: `redis://127.0.0.1:${silent.port()}`, keyPrefix: PREFIX, cipher, log });
+      const store = RedisTokenStore.create({ redis: { kind: 'single', url: `redis://127.0.0.1:${silent.port()}` }, keyPrefix: PREFIX, cipher, log });
       stores.push(store);
       const results = await everyMethod(store);
       expect(results.map((r) => r.value)).toEqual([undefined, undefined, undefined, 'unavailable', undefined, undefined, 'unavailable']);
@@ -364,7 +377,7 @@ describe('RedisTokenStore when Redis is down', () => {
 
   it('after close(), methods still resolve to their fallbacks and log nothing', async () => {
     const { log, lines } = capturingLog();
-    const store = RedisTokenStore.create({ url: `redis://127.0.0.1:${await closedPort()}`, keyPrefix: PREFIX, cipher, log });
+    const store = RedisTokenStore.create({ redis: { kind: 'single', url: `redis://127.0.0.1:${await closedPort()}` }, keyPrefix: PREFIX, cipher, log });
     await store.close();
     lines.length = 0;
     const results = await everyMethod(store);
@@ -373,7 +386,7 @@ describe('RedisTokenStore when Redis is down', () => {
   });
 
   it('create() checks commandTimeoutMs', () => {
-    expect(() => RedisTokenStore.create({ url: 'redis://127.0.0.1:1', keyPrefix: PREFIX, cipher, log: capturingLog().log, commandTimeoutMs: 0 }))
+    expect(() => RedisTokenStore.create({ redis: { kind: 'single', url: 'redis://127.0.0.1:1' }, keyPrefix: PREFIX, cipher, log: capturingLog().log, commandTimeoutMs: 0 }))
       .toThrow('RedisTokenStore: commandTimeoutMs must be an integer 1..60000');
   });
 });

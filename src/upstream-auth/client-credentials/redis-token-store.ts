@@ -4,19 +4,19 @@
 // open. Redis is an optimisation here, never a dependency: every method
 // resolves fast when Redis is down, and the provider then fetches locally.
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { closeRedis, createFailFastRedis, describeRedisError } from '../../redis/fail-fast-redis.js';
+import type { RedisSettings } from '../../config/gateway-config.js';
+import { closeRedis, createFailFastRedis, describeRedisError, type RedisClient } from '../../redis/fail-fast-redis.js';
 import type { ServiceToken, SharedTokenStore } from './service-token.js';
 import type { TokenCipher } from './token-cipher.js';
 
 // GET + DEL in one step, so a lock that expired and was taken by another
-// replica is never deleted by its former owner.
+// replica is never deleted by its former owner. Its one key is the lock.
 const UNLOCK_IF_OWNER = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 export interface RedisTokenStoreOptions {
-  /** redis:// or rediss:// URL (REDIS_URL). Never logged: it may carry a password. */
-  readonly url: string;
+  /** Which Redis (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS). Never logged: it may carry a password. */
+  readonly redis: RedisSettings;
   /** Put before every key, e.g. `gateway:`. */
   readonly keyPrefix: string;
   readonly cipher: TokenCipher;
@@ -25,17 +25,21 @@ export interface RedisTokenStoreOptions {
   readonly commandTimeoutMs?: number;
   /** Epoch ms; for the TTL of stored tokens. Default Date.now. */
   readonly now?: () => number;
+  /** Called for each Redis command that failed (gateway_redis_errors_total{store="token_cache"}). */
+  readonly onCommandError?: () => void;
 }
 
 type Fallback<T> = { readonly fallback: T };
 
 /**
  * Service tokens shared by every replica, encrypted, in Redis:
- * `<prefix>svc-token:<slot>` holds the sealed token until it expires, and
- * `<prefix>svc-token-lock:<slot>` is the short lock of the replica fetching it.
+ * `<prefix>svc-token:{<slot>}` holds the sealed token until it expires, and
+ * `<prefix>svc-token-lock:{<slot>}` is the short lock of the replica fetching
+ * it. `{<slot>}` is a Redis Cluster hash tag: a slot's token and lock live on
+ * one master, so a script may touch both.
  *
  * @example
- * const store = RedisTokenStore.create({ url: 'redis://127.0.0.1:6379', keyPrefix: 'gateway:', cipher, log });
+ * const store = RedisTokenStore.create({ redis: { kind: 'single', url: 'redis://127.0.0.1:6379' }, keyPrefix: 'gateway:', cipher, log });
  * if ((await store.lock('orders', 5_000)) === 'acquired') {
  *   try { await store.set('orders', await fetchToken()); } finally { await store.unlock('orders'); }
  * }
@@ -50,32 +54,27 @@ export class RedisTokenStore implements SharedTokenStore {
   #closed = false;
 
   private constructor(
-    private readonly redis: Redis,
-    private readonly keyPrefix: string,
-    private readonly cipher: TokenCipher,
-    private readonly log: Logger,
+    private readonly redis: RedisClient,
+    private readonly options: RedisTokenStoreOptions,
     private readonly startupGrace: () => Promise<void>,
-    private readonly now: () => number,
-  ) {
-    // Without an 'error' listener ioredis prints every failed reconnect to stderr.
-    redis.on('error', (err: unknown) => this.#unavailable(err));
-    redis.on('ready', () => this.#availableAgain());
-  }
+  ) {}
 
   /** Connects at once; a Redis that is down now is retried in the background (≤ 2 s apart). */
   static create(options: RedisTokenStoreOptions): RedisTokenStore {
-    const { redis, startupGrace } = createFailFastRedis(options.url, {
+    const { redis, startupGrace, onConnection } = createFailFastRedis(options.redis, {
       commandTimeoutMs: options.commandTimeoutMs,
       owner: 'RedisTokenStore',
     });
-    return new RedisTokenStore(redis, options.keyPrefix, options.cipher, options.log, startupGrace, options.now ?? Date.now);
+    const store = new RedisTokenStore(redis, options, startupGrace);
+    onConnection({ ready: () => store.#availableAgain(), lost: (err) => store.#unavailable(err) });
+    return store;
   }
 
   async get(slot: string): Promise<ServiceToken | undefined> {
     const key = this.#tokenKey(slot);
     const sealed = await this.#run(() => this.redis.get(key), { fallback: null });
     if (sealed === null) return undefined;
-    const token = parseToken(this.cipher.open(sealed, key));
+    const token = parseToken(this.options.cipher.open(sealed, key));
     if (!token) {
       this.#unreadableValue(slot);
       return undefined;
@@ -85,11 +84,11 @@ export class RedisTokenStore implements SharedTokenStore {
   }
 
   async set(slot: string, token: ServiceToken): Promise<void> {
-    const ttlMs = Math.floor(token.expiresAt - this.now());
+    const ttlMs = Math.floor(token.expiresAt - (this.options.now ?? Date.now)());
     if (!(ttlMs > 0)) return; // already expired (or NaN): nothing worth sharing
     const key = this.#tokenKey(slot);
     const value: ServiceToken = { accessToken: token.accessToken, expiresAt: token.expiresAt, refreshAt: token.refreshAt };
-    const sealed = this.cipher.seal(JSON.stringify(value), key);
+    const sealed = this.options.cipher.seal(JSON.stringify(value), key);
     await this.#run(() => this.redis.set(key, sealed, 'PX', ttlMs), { fallback: null });
   }
 
@@ -127,11 +126,11 @@ export class RedisTokenStore implements SharedTokenStore {
   }
 
   #tokenKey(slot: string): string {
-    return `${this.keyPrefix}svc-token:${slot}`;
+    return `${this.options.keyPrefix}svc-token:{${slot}}`;
   }
 
   #lockKey(slot: string): string {
-    return `${this.keyPrefix}svc-token-lock:${slot}`;
+    return `${this.options.keyPrefix}svc-token-lock:{${slot}}`;
   }
 
   /** Runs one command; Redis down, slow or failing gives the fallback (and one warn per outage). */
@@ -143,6 +142,7 @@ export class RedisTokenStore implements SharedTokenStore {
       this.#availableAgain();
       return result;
     } catch (err: unknown) {
+      this.options.onCommandError?.();
       this.#unavailable(err);
       return fallback;
     }
@@ -151,7 +151,7 @@ export class RedisTokenStore implements SharedTokenStore {
   #unavailable(err: unknown): void {
     if (this.#closed || !this.#available) return;
     this.#available = false;
-    this.log.warn(
+    this.options.log.warn(
       { redisError: describeRedisError(err) },
       'service-token store: Redis unavailable; each replica fetches its own service tokens until it is back',
     );
@@ -160,14 +160,14 @@ export class RedisTokenStore implements SharedTokenStore {
   #availableAgain(): void {
     if (this.#closed || this.#available) return;
     this.#available = true;
-    this.log.info('service-token store: Redis available again; service tokens are shared again');
+    this.options.log.info('service-token store: Redis available again; service tokens are shared again');
   }
 
   #unreadableValue(slot: string): void {
     if (this.#unreadable.has(slot)) return;
     this.#unreadable.add(slot);
     // No value, kid or error text: only which slot, and that it counts as a miss.
-    this.log.warn(
+    this.options.log.warn(
       { slot },
       'service-token store: a stored service token could not be decrypted (key not configured here, or tampered); treated as a miss',
     );
