@@ -1,11 +1,12 @@
 import type { DynamicModule } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { GatewayConfig, RuntimeSettings } from './config/gateway-config.js';
 import type { Logger } from './observability/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { GatewayApp } from './server/gateway-app.js';
+import { handleInTurn } from './server/in-turn.js';
 import { answerConnect, answerUnparsableRequest } from './server/raw-answers.js';
 
 export interface GatewayOptions {
@@ -55,10 +56,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   let current = await build(options.config);
   /** Generations replaced by a reload whose requests have not all ended. */
   const retiring = new Set<GatewayApp>();
+  /** A request whose turn has come goes to the config serving at that moment. */
+  const handleNow = (request: IncomingMessage, response: ServerResponse) => current.handle(request, response);
   const server = createServer(
     // requireHostHeader: a request without Host gets a problem+json 400 from the request hooks instead.
     { maxHeaderSize: SERVER_LIMITS.maxHeaderSize, requireHostHeader: false },
-    (request, response) => current.handle(request, response),
+    (request, response) => handleInTurn(request, response, handleNow),
   );
   server.keepAliveTimeout = SERVER_LIMITS.keepAliveTimeout;
   server.requestTimeout = SERVER_LIMITS.requestTimeout;

@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { AccessLog } from './access-log.js';
 import type { Logger } from '../observability/logger.js';
@@ -49,9 +48,7 @@ export function registerRequestHooks(
       sendProblem(reply, refused, requestId);
       return;
     }
-    if (reply.raw.socket === null) waitForTurn(request.raw, reply.raw, done);
-    else if (onClosingConnection(reply.raw)) return; // never handled: see waitForTurn
-    else done();
+    done();
   });
 
   // While draining, each answer closes its connection, so the drain ends with the last request.
@@ -64,31 +61,4 @@ export function registerRequestHooks(
     accessLog.finished(request, reply);
     done();
   });
-}
-
-/**
- * A pipelined request waits until the answers before it are written. Node hands every parsed
- * request to the server at once and only queues the answers, so a request behind one whose answer
- * closes the connection would still be forwarded, and its answer dropped (found by the fuzzer).
- * Its turn comes when Node gives its response the socket; a connection that closes first means it
- * is never handled.
- */
-function waitForTurn(request: IncomingMessage, response: ServerResponse, proceed: () => void): void {
-  const onTurn = () => {
-    request.off('close', onClosed);
-    if (!onClosingConnection(response)) proceed();
-  };
-  const onClosed = () => {
-    if (response.socket === null) response.off('socket', onTurn);
-  };
-  response.once('socket', onTurn);
-  request.once('close', onClosed);
-}
-
-/**
- * Node ends the connection after an answer that said `Connection: close`, but its parser still
- * hands over requests already received behind it: those are never handled.
- */
-function onClosingConnection(response: ServerResponse): boolean {
-  return response.socket !== null && !response.socket.writable;
 }

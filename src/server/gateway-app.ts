@@ -94,21 +94,15 @@ export class GatewayApp {
 
   handle(request: IncomingMessage, response: ServerResponse): void {
     this.#inFlight++;
-    let counted = true;
-    const done = () => {
-      if (!counted) return;
-      counted = false;
-      this.#inFlight--;
-      if (this.#inFlight === 0) for (const resolve of this.#onIdle) resolve();
-    };
-    response.once('close', done);
-    // A response still queued when its connection closes (pipelined) never closes itself; its
-    // request's close, which otherwise comes as soon as the body is read, counts instead then.
-    request.once('close', () => {
-      if (response.socket === null) done();
-    });
+    // Requests come here in their turn (server/in-turn.ts), so every response has its socket and closes.
+    response.once('close', this.#settled);
     this.handler(request, response);
   }
+
+  readonly #settled = (): void => {
+    this.#inFlight--;
+    if (this.#inFlight === 0) for (const resolve of this.#onIdle) resolve();
+  };
 
   /** Resolves once no request is in flight, or after `timeoutMs`. */
   whenIdle(timeoutMs: number): Promise<void> {
