@@ -122,12 +122,21 @@ export class ProxyService {
     // One controller ends the upstream request when the caller hangs up or the
     // header deadline passes. Our own timer: undici's headersTimeout runs on a
     // coarse ~500 ms clock, too late for short route timeouts.
+    // undici settles a request still waiting for a connection only once it gets one, so the same
+    // two events also end `stopped`, which the wait races (issue #8: a 504 after 26 s).
     const abort = new AbortController();
+    let stop!: (reason: unknown) => void;
+    const stopped = new Promise<never>((_resolve, reject) => (stop = reject));
     const onClose = () => {
-      if (!response.writableFinished) abort.abort();
+      if (response.writableFinished) return;
+      abort.abort();
+      stop(abort.signal.reason);
     };
     response.once('close', onClose);
-    const deadline = setTimeout(() => abort.abort(new UpstreamHeadersTimeout()), route.timeoutMs);
+    const deadline = setTimeout(() => {
+      abort.abort(new UpstreamHeadersTimeout());
+      stop(abort.signal.reason);
+    }, route.timeoutMs);
 
     let outcome: 'answered' | 'refused' = 'answered';
     let answered = false;
@@ -173,9 +182,7 @@ export class ProxyService {
         },
       );
       routePool.track(streamed);
-      // undici settles a request still waiting for a connection only once it gets one: the
-      // deadline (or the caller's hang-up) must end the wait itself (issue #8: a 504 after 26 s).
-      await untilAborted(streamed, abort.signal);
+      await Promise.race([streamed, stopped]);
       return outcome;
     } catch (error) {
       clearTimeout(deadline);
@@ -210,25 +217,6 @@ export class ProxyService {
  */
 function cutIfStalled(this: ServerResponse): void {
   if (this.writableLength > 0) this.destroy();
-}
-
-/** `work`, or the signal's reason as soon as it aborts, whichever comes first. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error as Error);
-      },
-    );
-  });
 }
 
 /** Where a refused answer goes: read to the end (so the connection can be reused), then dropped. */
