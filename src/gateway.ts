@@ -3,6 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { GatewayConfig, RuntimeSettings } from './config/gateway-config.js';
+import { GatewayError } from './errors/gateway-error.js';
 import type { Logger } from './observability/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { GatewayApp } from './server/gateway-app.js';
@@ -104,7 +105,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         const candidate = await build(config);
         if (!(await keysLoadedWithin(candidate, readyTimeoutMs))) {
           await candidate.close();
-          throw new Error(`the new config's issuer keys did not load within ${readyTimeoutMs} ms`);
+          throw new GatewayError('not_ready', `the new config's issuer keys did not load within ${readyTimeoutMs} ms`);
         }
         const old = current;
         current = candidate;
