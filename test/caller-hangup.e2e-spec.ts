@@ -6,6 +6,7 @@
 import { TestIssuer } from '../src/testing/index.js';
 import type { RouteConfig } from '../src/config/gateway-config.js';
 import { printLogOnFailure, waitFor } from './support/attacks.js';
+import { closeAfterAll } from './support/close-after-all.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { startOAuthServer, type OAuthServer } from './support/oauth-server.js';
 import { openRaw, requestHead } from './support/raw-http.js';
@@ -17,10 +18,7 @@ let upstream: TestUpstream;
 let gw: TestGateway;
 let token: string;
 
-const cleanups: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
+const closing = closeAfterAll();
 
 /** A protected route /api/<client> whose upstream calls carry that client's service token. */
 function serviceTokenRoute(client: string) {
@@ -29,12 +27,9 @@ function serviceTokenRoute(client: string) {
 }
 
 beforeAll(async () => {
-  issuer = await TestIssuer.start({ algorithms: ['RS256'] });
-  cleanups.push(() => issuer.close());
-  oauth = await startOAuthServer();
-  cleanups.push(() => oauth.close());
-  upstream = await startUpstream();
-  cleanups.push(() => upstream.close());
+  issuer = closing(await TestIssuer.start({ algorithms: ['RS256'] }));
+  oauth = closing(await startOAuthServer());
+  upstream = closing(await startUpstream());
   const client = {
     tokenUrl: oauth.tokenUrl,
     clientId: oauth.clients.basic.clientId,
@@ -43,12 +38,11 @@ beforeAll(async () => {
     scope: oauth.scope,
     audience: oauth.resource,
   };
-  gw = await startTestGateway({
+  gw = closing(await startTestGateway({
     issuers: [issuer],
     routes: [serviceTokenRoute('held'), serviceTokenRoute('buffered')],
     clients: { held: client, buffered: client },
-  });
-  cleanups.push(() => gw.close());
+  }));
   token = await issuer.token({ claims: { sub: 'caller', client_id: 'caller-app', scope: 'orders:read' } });
 });
 

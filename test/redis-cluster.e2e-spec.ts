@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ClientConfig, RouteConfig, ThrottleWindow } from '../src/config/gateway-config.js';
 import { TestIssuer } from '../src/testing/index.js';
+import { closeAfterAll } from './support/close-after-all.js';
 import { printLogOnFailure, waitFor } from './support/attacks.js';
 import { expectProblem } from './support/expect-problem.js';
 import { startTestGateway, type TestGateway, type TestGatewayOptions, type TestRoute } from './support/gateway.js';
@@ -26,25 +27,18 @@ let upstream: TestUpstream;
 let oauth: OAuthServer;
 
 const gateways: TestGateway[] = [];
-const cleanups: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
+const closing = closeAfterAll();
 
 beforeAll(async () => {
-  issuer = await TestIssuer.start({ algorithms: ['RS256'] });
-  cleanups.push(() => issuer.close());
-  upstream = await startUpstream();
-  cleanups.push(() => upstream.close());
-  oauth = await startOAuthServer();
-  cleanups.push(() => oauth.close());
+  issuer = closing(await TestIssuer.start({ algorithms: ['RS256'] }));
+  upstream = closing(await startUpstream());
+  oauth = closing(await startOAuthServer());
 });
 
 printLogOnFailure(() => gateways);
 
 async function gateway(options: Omit<TestGatewayOptions, 'issuers'>): Promise<TestGateway> {
-  const gw = await startTestGateway({ issuers: [issuer], ...options });
-  cleanups.push(() => gw.close());
+  const gw = closing(await startTestGateway({ issuers: [issuer], ...options }));
   gateways.push(gw);
   return gw;
 }
@@ -94,7 +88,7 @@ describeIfAvailable(haveServers, `Skipping the Redis Cluster and Sentinel tests:
     let cluster: TestRedisCluster;
     beforeAll(async () => {
       cluster = await startRedisCluster(3);
-      cleanups.push(() => cluster.stop());
+      closing({ close: () => cluster.stop() });
     }, 30_000);
 
     it('two replicas, limit 20/60 s: 40 requests alternating (20 of them concurrent) → exactly 20 pass (Remaining 19..0, each once), 20 get 429, the upstream sees 20; one counter, on its slot’s master', async () => {
@@ -200,7 +194,7 @@ describeIfAvailable(haveServers, `Skipping the Redis Cluster and Sentinel tests:
 
     beforeAll(async () => {
       sentinel = await startRedisSentinel({ replica: true });
-      cleanups.push(() => sentinel.stop());
+      closing({ close: () => sentinel.stop() });
       gw = await gateway({
         routes: [route(id, [{ limit: 3, ttlSeconds: 60 }]), route(failoverId, [{ limit: 10, ttlSeconds: 60 }])],
         // deny: a 200 proves the master counted it (local would count in memory)
